@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DigestingStream, type Digest, type VerifyExpectation } from '../digest/index.js';
+import { WharfError, asWharfError } from '../errors.js';
+
+/** A unique name for a temporary file beside `path`, so the final rename stays on one filesystem. */
+export function tempPathBeside(path: string): string {
+  return join(dirname(path), `.${randomBytes(6).toString('hex')}.wharf-tmp`);
+}
+
+/** Write a small file atomically: temp file, fsync, rename, so readers see the old or the new file, never half. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = tempPathBeside(path);
+  const fh = await fsp.open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await fsp.rm(tmp, { force: true });
+    throw asWharfError(err, 'IO_ERROR', `writing ${path}`);
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, path);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw asWharfError(err, 'IO_ERROR', `writing ${path}`);
+  }
+}
+
+export interface StreamedFile {
+  digest: Digest;
+  size: number;
+}
+
+/**
+ * Stream into `path` (which must not be visible to readers yet: a temp or staging name), hashing as the
+ * bytes pass and verifying the expectation. On any failure the file is removed.
+ */
+export async function streamToFile(
+  stream: Readable,
+  path: string,
+  expected: VerifyExpectation = {},
+  signal?: AbortSignal,
+): Promise<StreamedFile> {
+  const digester = new DigestingStream(expected);
+  const out = createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20 });
+  try {
+    await pipeline(stream, digester, out, signal ? { signal } : {});
+  } catch (err) {
+    await fsp.rm(path, { force: true });
+    throw asWharfError(err, 'IO_ERROR', `writing ${expected.where ?? path}`);
+  }
+  return { digest: digester.digest(), size: digester.bytes };
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await fsp.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface LockOptions {
+  /** Give up after this long. */
+  timeoutMs?: number;
+  /** A lock older than this is taken to be left by a crashed process and broken. */
+  staleMs?: number;
+}
+
+/**
+ * Run `fn` holding an exclusive lock on `lockPath` (a directory created with mkdir, which is atomic on every
+ * filesystem Node runs on). Several processes updating one oci: layout's index.json serialise here.
+ */
+export async function withLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const staleMs = options.staleMs ?? 120_000;
+  const start = Date.now();
+  let delay = 5;
+  for (;;) {
+    try {
+      await fsp.mkdir(lockPath);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw asWharfError(err, 'IO_ERROR', `locking ${lockPath}`);
+      const st = await fsp.stat(lockPath).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > staleMs) {
+        await fsp.rmdir(lockPath).catch(() => {});
+        continue;
+      }
+      if (Date.now() - start > timeoutMs) {
+        throw new WharfError('LOCK_TIMEOUT', `could not lock ${lockPath} within ${timeoutMs} ms`, {
+          hint: 'another wharf process is writing here; if none is, remove the lock directory',
+        });
+      }
+      await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
+      delay = Math.min(delay * 2, 200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fsp.rmdir(lockPath).catch(() => {});
+  }
+}
+
+export async function fsyncDir(path: string): Promise<void> {
+  const fh = await fsp.open(path, 'r').catch(() => undefined);
+  if (!fh) return;
+  await fh.sync().catch(() => {});
+  await fh.close();
+}
