@@ -11,11 +11,12 @@ export interface InspectLayer {
 
 /** Exactly the fields and order of `skopeo inspect` output, so scripts that parse it carry over. */
 export interface InspectOutput {
+  [key: string]: unknown;
   Name?: string;
   Tag?: string;
   Digest: Digest;
   RepoTags: string[];
-  Created?: string;
+  Created: string | null;
   DockerVersion: string;
   Labels: Record<string, string> | null;
   Architecture: string;
@@ -32,8 +33,12 @@ export interface InspectResult {
   /** The bytes and type of the manifest the reference names (an index, when it names one). */
   rawManifest: Buffer;
   rawMediaType: string;
-  /** The chosen image's config (parsed) and manifest media type. */
+  /** The chosen image's config, parsed and as stored (absent for schema 1, which has none). */
   config: ImageConfig;
+  rawConfig?: Buffer;
+  /** The chosen image's own manifest (the same as rawManifest unless the reference names an index). */
+  imageManifest: Buffer;
+  imageMediaType: string;
   /** Platforms listed in the index, when the reference names one. */
   platforms?: { platform: Platform | undefined; digest: Digest; mediaType: string; size: number }[];
 }

@@ -46,9 +46,11 @@ export async function streamToFile(
   path: string,
   expected: VerifyExpectation = {},
   signal?: AbortSignal,
+  durable = false,
 ): Promise<StreamedFile> {
   const digester = new DigestingStream(expected);
-  const out = createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20 });
+  // flush: fsync before close, so a blob renamed into place after this is whole even after a crash.
+  const out = createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20, flush: durable });
   try {
     await pipeline(stream, digester, out, signal ? { signal } : {});
   } catch (err) {

@@ -1,0 +1,51 @@
+/**
+ * wharf: a daemonless container-image toolkit. The library entry point.
+ *
+ *   import { parseReference, inspect, copy } from 'wharf';
+ *   const result = await copy('oci:./layout:latest', 'docker-archive:./image.tar:app:latest');
+ */
+import { readFileSync } from 'node:fs';
+import { copyImage } from './copy/copy.js';
+import type { CopyOptions, CopyResult } from './copy/types.js';
+import { inspectImage, type InspectOptions } from './image/inspect.js';
+import type { InspectResult } from './image/inspect-types.js';
+import { defaultTransports } from './transports/index.js';
+import type { ImageReference } from './transports/types.js';
+
+/** The package version, read from package.json so there is one place to change it. */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Parse a `transport:location` reference, e.g. `oci:./layout:latest` or `docker-archive:img.tar:app:v1`. */
+export function parseReference(reference: string): ImageReference {
+  return defaultTransports().parse(reference);
+}
+
+function toReference(ref: ImageReference | string): ImageReference {
+  return typeof ref === 'string' ? parseReference(ref) : ref;
+}
+
+/** Describe an image the way `skopeo inspect` does, without fetching its layers. */
+export function inspect(ref: ImageReference | string, options: InspectOptions = {}): Promise<InspectResult> {
+  return inspectImage(toReference(ref), options);
+}
+
+/** Copy an image between any two transports, streaming and verifying every blob. */
+export function copy(src: ImageReference | string, dest: ImageReference | string, options: CopyOptions = {}): Promise<CopyResult> {
+  return copyImage(toReference(src), toReference(dest), options);
+}
+
+export { manifestDigest } from './oci/manifest-digest.js';
+export { WharfError, DigestMismatchError, NotFoundError, type ErrorCode } from './errors.js';
+export { parseDigest, digestOf, type Digest } from './digest/index.js';
+export { parseDockerReference, DockerReference } from './reference/index.js';
+export { MediaType, type Compression, type ManifestFormat } from './oci/media-types.js';
+export { parsePlatform, formatPlatform, hostPlatform } from './oci/platform.js';
+export { parseManifest, parseConfig } from './oci/manifest.js';
+export type * from './oci/types.js';
+export type { CopyOptions, CopyResult, CopyEvent } from './copy/types.js';
+export type { InspectOptions } from './image/inspect.js';
+export type { InspectResult, InspectOutput, InspectLayer } from './image/inspect-types.js';
+export { defaultTransports, TransportRegistry } from './transports/index.js';
+export type { ImageReference, ImageSource, ImageDestination, Transport, Context, DestinationCapabilities } from './transports/types.js';

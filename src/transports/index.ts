@@ -1,0 +1,11 @@
+import { ociLayoutTransport } from './oci-layout/index.js';
+import { TransportRegistry } from './registry.js';
+
+/** A registry of every transport wharf ships, made fresh for each caller (no shared mutable state). */
+export function defaultTransports(): TransportRegistry {
+  return new TransportRegistry([ociLayoutTransport]);
+}
+
+export { TransportRegistry } from './registry.js';
+export * from './types.js';
+export { OciLayoutReference, ociLayoutTransport } from './oci-layout/index.js';
