@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { copy, inspect, MediaType, WharfError, type CopyEvent } from '../src/index.js';
+import { buildLayout, type ImageSpec } from './helpers/images.js';
+import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
+
+const IMAGE: ImageSpec = {
+  tag: 'v1',
+  layers: [[{ path: 'a/file', size: 50_000 }], [{ path: 'b/file', content: 'b' }]],
+  config: { Env: ['X=1'] },
+};
+
+for (const compression of ['zstd', 'none', 'gzip'] as const) {
+  test(`--dest-compress-format ${compression} recompresses layers and keeps diff_ids`, async (t) => {
+    if (compression === 'zstd' && !requirePeer(t, 'zstd')) return;
+    const dir = await tempDir(t);
+    const src = await buildLayout(join(dir, 'src'), [IMAGE]);
+    const r = await copy(`oci:${src.dir}:v1`, `oci:${join(dir, 'out')}:v1`, { compression });
+    const info = await inspect(`oci:${join(dir, 'out')}:v1`);
+    const want = compression === 'none' ? MediaType.OciLayer : `${MediaType.OciLayer}+${compression}`;
+    assert.deepEqual(info.output.LayersData.map((l) => l.MIMEType), [want, want]);
+    assert.deepEqual(info.config.rootfs.diff_ids, src.images[0]!.diffIds);
+    if (compression === 'none') assert.deepEqual(info.output.Layers, src.images[0]!.diffIds, 'plain layers are their diff_ids');
+    if (compression === 'gzip') assert.equal(r.digest, src.images[0]!.manifest.digest, 'gzip to gzip is a byte-for-byte copy');
+    else assert.notEqual(r.digest, src.images[0]!.manifest.digest);
+    // And back to gzip: the same filesystem content.
+    await copy(`oci:${join(dir, 'out')}:v1`, `oci:${join(dir, 'back')}:v1`, { compression: 'gzip' });
+    const back = await inspect(`oci:${join(dir, 'back')}:v1`);
+    assert.deepEqual(back.config.rootfs.diff_ids, src.images[0]!.diffIds);
+    if (compression !== 'zstd' && requirePeer(t, 'umoci')) {
+      await runPeer('umoci', ['unpack', '--rootless', '--image', `${join(dir, 'out')}:v1`, join(dir, 'bundle')]);
+      assert.equal((await readFile(join(dir, 'bundle', 'rootfs', 'b', 'file'))).toString(), 'b');
+    }
+  });
+}
+
+test('progress events arrive in order and account for every blob', async (t) => {
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [IMAGE]);
+  const events: CopyEvent[] = [];
+  const r = await copy(`oci:${src.dir}:v1`, `oci:${join(dir, 'out')}:v1`, { onEvent: (e) => events.push(e) });
+  assert.equal(events[0]!.type, 'copy-start');
+  assert.equal(events.at(-1)!.type, 'copy-done');
+  const done = events.filter((e) => e.type === 'blob-done');
+  assert.equal(done.length, 3, 'config and two layers');
+  assert.equal(r.blobsCopied, 3);
+  for (const d of done) {
+    const starts = events.findIndex((e) => e.type === 'blob-start' && e.digest === d.digest);
+    assert.ok(starts >= 0 && starts < events.indexOf(d));
+  }
+  // A second copy into the same layout sends nothing.
+  const events2: CopyEvent[] = [];
+  const r2 = await copy(`oci:${src.dir}:v1`, `oci:${join(dir, 'out')}:again`, { onEvent: (e) => events2.push(e) });
+  assert.equal(r2.blobsSkipped, 3);
+  assert.equal(r2.bytesWritten, 0);
+  assert.equal(events2.filter((e) => e.type === 'blob-skipped').length, 3);
+});
+
+test('an aborted copy stops and leaves the destination as it was', async (t) => {
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [{ tag: 'big', layers: [[{ path: 'big', size: 64 << 20 }]] }], { gzipLevel: 1 });
+  const controller = new AbortController();
+  const p = copy(`oci:${src.dir}:big`, `oci:${join(dir, 'out')}:big`, {
+    signal: controller.signal,
+    onEvent: (e) => {
+      if (e.type === 'blob-progress' && e.bytes > 0) controller.abort();
+    },
+  });
+  await assert.rejects(p, (err: unknown) => err instanceof WharfError && err.code === 'ABORTED');
+  await assert.rejects(readFile(join(dir, 'out', 'index.json')));
+});
+
+test('a v2s2 image converts to OCI in an oci: layout, blobs unchanged, and skopeo reads it', async (t) => {
+  if (!requirePeer(t, 'skopeo')) return;
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [IMAGE], { format: 'v2s2' });
+  const ours = await copy(`oci:${src.dir}:v1`, `oci:${join(dir, 'ours')}:v1`);
+  const raw = JSON.parse((await inspect(`oci:${join(dir, 'ours')}:v1`)).rawManifest.toString());
+  assert.equal(raw.mediaType, MediaType.OciManifest);
+  assert.equal(raw.config.mediaType, MediaType.OciConfig);
+  assert.equal(raw.config.digest, src.images[0]!.config.digest, 'the config bytes are kept');
+  assert.deepEqual(
+    raw.layers.map((l: { mediaType: string; digest: string }) => [l.mediaType, l.digest]),
+    src.images[0]!.layers.map((l) => [MediaType.OciLayerGzip, l.digest]),
+  );
+  const sk = JSON.parse(await runPeer('skopeo', ['inspect', `oci:${join(dir, 'ours')}:v1`]));
+  assert.equal(sk.Digest, ours.digest);
+});
