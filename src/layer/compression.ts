@@ -3,6 +3,7 @@ import { Duplex, PassThrough, type Readable, type Transform } from 'node:stream'
 import * as zlib from 'node:zlib';
 import { WharfError } from '../errors.js';
 import type { Compression } from '../oci/media-types.js';
+import { ParallelGzip, parallelGzipAvailable } from './pgzip.js';
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -85,6 +86,7 @@ export function compressor(compression: Compression, level?: number): Duplex | u
     case 'none':
       return undefined;
     case 'gzip':
+      if (parallelGzipAvailable()) return new ParallelGzip({ level: level ?? zlib.constants.Z_DEFAULT_COMPRESSION });
       return zlib.createGzip({ level: level ?? zlib.constants.Z_DEFAULT_COMPRESSION, chunkSize: 1 << 18 });
     case 'zstd': {
       const z = zlib as ZlibWithZstd;

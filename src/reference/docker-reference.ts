@@ -48,6 +48,9 @@ export const DEFAULT_DOMAIN = 'docker.io';
 const LEGACY_DEFAULT_DOMAIN = 'index.docker.io';
 const OFFICIAL_REPO_PREFIX = 'library/';
 const MAX_NAME_LENGTH = 255;
+/** Longer input is refused before any parsing, so hostile strings cost nothing. */
+const MAX_INPUT_LENGTH = 4096;
+const TAG_HINT = 'a tag is 1 to 128 characters of [A-Za-z0-9_.-], not starting with . or -';
 
 const ALNUM = '[a-z0-9]+';
 const SEPARATOR = '(?:[._]|__|[-]+)';
@@ -68,18 +71,45 @@ export interface ParseDockerReferenceOptions {
   allowShortName?: boolean;
 }
 
+/**
+ * Characters never echoed raw into a message: C0/C1 controls (terminal escape sequences), bidi overrides and
+ * isolates, zero-width, non-ASCII space and line-separator characters, BOM, and lone surrogates. A reference
+ * is untrusted input and the CLI prints these messages to a terminal.
+ */
+const UNPRINTABLE = /^[\x00-\x1f\x7f-\xa0\u00ad\u061c\u1680\u180e\u2000-\u200f\u202f\u205f\u3000\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]$/;
+
+/** A part of untrusted input made safe to show: unprintable characters escaped, clipped to `max` characters. */
+export function printable(value: string, max = 120): string {
+  const chars: string[] = [];
+  for (const ch of value) {
+    chars.push(ch);
+    if (chars.length > max) break;
+  }
+  const shown = chars.length > max ? chars.slice(0, max - 3) : chars;
+  const text = shown.map((ch) => (UNPRINTABLE.test(ch) ? escapeChar(ch) : ch)).join('');
+  return chars.length > max ? `${text}...` : text;
+}
+
+function escapeChar(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+}
+
 function invalid(input: string, what: string, hint?: string): WharfError {
-  const shown = input.length > 120 ? `${input.slice(0, 117)}...` : input;
-  return new WharfError('INVALID_REFERENCE', `invalid reference "${shown}": ${what}`, {
+  return new WharfError('INVALID_REFERENCE', `invalid reference "${printable(input)}": ${what}`, {
     hint: hint ?? 'a docker reference looks like [registry[:port]/]repository[:tag][@sha256:digest]',
   });
 }
 
 /** Parse and normalise a docker reference (`ParseNormalizedNamed` in distribution/reference). */
 export function parseDockerReference(input: string, options: ParseDockerReferenceOptions = {}): DockerReference {
-  if (typeof input !== 'string' || input.length === 0) throw invalid(String(input), 'it is empty');
-  if (input.length > 4096) throw invalid(input, 'it is too long');
-  if (/[\s\x00-\x1f\x7f]/.test(input)) throw invalid(input, 'it contains whitespace or control characters');
+  if (typeof input !== 'string') throw invalid(String(input), `it is a ${typeof input}, not a string`);
+  if (input.length === 0) throw invalid(input, 'it is empty');
+  if (input.length > MAX_INPUT_LENGTH) throw invalid(input, `it is ${input.length} characters long, more than ${MAX_INPUT_LENGTH}`);
+  const bad = /[\s\x00-\x1f\x7f-\x9f]/.exec(input);
+  if (bad) {
+    throw invalid(input, `it contains whitespace or a control character ("${printable(bad[0])}" at position ${bad.index})`);
+  }
 
   let rest = input;
   let digest: Digest | undefined;
@@ -89,7 +119,11 @@ export function parseDockerReference(input: string, options: ParseDockerReferenc
     try {
       digest = parseDigest(digestPart);
     } catch (err) {
-      throw invalid(input, `the digest "${digestPart}" is not valid (${(err as WharfError).message})`);
+      throw invalid(
+        input,
+        `the digest "${printable(digestPart, 80)}" is not valid`,
+        (err as WharfError).hint ?? 'a digest is algorithm:hex, e.g. sha256: and 64 lowercase hex characters',
+      );
     }
     rest = rest.slice(0, at);
   }
@@ -101,7 +135,8 @@ export function parseDockerReference(input: string, options: ParseDockerReferenc
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
     if (!TAG_RE.test(tag)) {
-      throw invalid(input, `the tag "${tag}" is not valid`, 'a tag is 1 to 128 characters of [A-Za-z0-9_.-], not starting with . or -');
+      const why = tag.length === 0 ? 'is empty' : tag.length > 128 ? `is ${tag.length} characters long` : 'is not valid';
+      throw invalid(input, `the tag "${printable(tag, 80)}" ${why}`, TAG_HINT);
     }
   }
 
@@ -124,31 +159,30 @@ export function parseDockerReference(input: string, options: ParseDockerReferenc
     domain = first;
     path = rest.slice(slash + 1);
   }
+  if (path.length === 0) throw invalid(input, `the repository path after "${printable(domain, 80)}/" is empty`);
   if (domain === LEGACY_DEFAULT_DOMAIN) domain = DEFAULT_DOMAIN;
   if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = OFFICIAL_REPO_PREFIX + path;
 
-  if (!DOMAIN_RE.test(domain)) throw invalid(input, `the registry "${domain}" is not a valid host[:port]`);
+  if (!DOMAIN_RE.test(domain)) throw invalid(input, `the registry "${printable(domain, 80)}" is not a valid host[:port]`);
   if (path.toLowerCase() !== path && PATH_RE.test(path.toLowerCase())) {
-    throw invalid(input, `the repository "${path}" must be lowercase`);
+    throw invalid(input, `the repository "${printable(path, 80)}" must be lowercase`);
   }
   if (!PATH_RE.test(path)) {
     throw invalid(
       input,
-      `the repository path "${path}" is not valid`,
+      `the repository path "${printable(path, 80)}" is not valid`,
       'path components are lowercase letters and digits, separated by ".", "_", "__" or dashes, joined by "/"',
     );
   }
   if (domain.length + 1 + path.length > MAX_NAME_LENGTH) {
-    throw invalid(input, `the repository name is longer than ${MAX_NAME_LENGTH} characters`);
+    throw invalid(input, `the repository name is ${domain.length + 1 + path.length} characters long, more than ${MAX_NAME_LENGTH}`);
   }
   return new DockerReference(domain, path, tag, digest);
 }
 
 export function validateTag(tag: string): string {
   if (!TAG_RE.test(tag)) {
-    throw new WharfError('INVALID_REFERENCE', `invalid tag "${tag.slice(0, 130)}"`, {
-      hint: 'a tag is 1 to 128 characters of [A-Za-z0-9_.-], not starting with . or -',
-    });
+    throw new WharfError('INVALID_REFERENCE', `invalid tag "${printable(String(tag), 80)}"`, { hint: TAG_HINT });
   }
   return tag;
 }

@@ -1,11 +1,13 @@
+import { dirTransport } from './dir/index.js';
 import { ociLayoutTransport } from './oci-layout/index.js';
 import { TransportRegistry } from './registry.js';
 
 /** A registry of every transport wharf ships, made fresh for each caller (no shared mutable state). */
 export function defaultTransports(): TransportRegistry {
-  return new TransportRegistry([ociLayoutTransport]);
+  return new TransportRegistry([ociLayoutTransport, dirTransport]);
 }
 
 export { TransportRegistry } from './registry.js';
 export * from './types.js';
 export { OciLayoutReference, ociLayoutTransport } from './oci-layout/index.js';
+export { DirReference, dirTransport } from './dir/index.js';
