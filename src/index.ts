@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { copyImage } from './copy/copy.js';
 import type { CopyOptions, CopyResult } from './copy/types.js';
-import { inspectImage, type InspectOptions } from './image/inspect.js';
-import type { InspectResult } from './image/inspect-types.js';
+import { inspectImage, type InspectOptions } from './inspect/inspect.js';
+import type { InspectResult } from './inspect/types.js';
 import { defaultTransports } from './transports/index.js';
 import type { ImageReference } from './transports/types.js';
 
@@ -45,7 +45,7 @@ export { parsePlatform, formatPlatform, hostPlatform } from './oci/platform.js';
 export { parseManifest, parseConfig } from './oci/manifest.js';
 export type * from './oci/types.js';
 export type { CopyOptions, CopyResult, CopyEvent } from './copy/types.js';
-export type { InspectOptions } from './image/inspect.js';
-export type { InspectResult, InspectOutput, InspectLayer } from './image/inspect-types.js';
+export type { InspectOptions } from './inspect/inspect.js';
+export type { InspectResult, InspectOutput, InspectLayer } from './inspect/types.js';
 export { defaultTransports, TransportRegistry } from './transports/index.js';
 export type { ImageReference, ImageSource, ImageDestination, Transport, Context, DestinationCapabilities } from './transports/types.js';

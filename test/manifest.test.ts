@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { digestOf, manifestDigest, MediaType, parseManifest, WharfError } from '../src/index.js';
-import { goTimeString } from '../src/image/go-time.js';
+import { goTimeString } from '../src/inspect/go-time.js';
 import { MAX_MANIFEST_BYTES, schema1Config, schema1Layers } from '../src/oci/manifest.js';
 import { chooseInstance, parsePlatform } from '../src/oci/platform.js';
 

@@ -13,7 +13,7 @@ import { chooseInstance, hostPlatform } from '../oci/platform.js';
 import type { Descriptor, ImageConfig, Platform } from '../oci/types.js';
 import type { Context, ImageReference, ImageSource } from '../transports/types.js';
 import { goTimeString } from './go-time.js';
-import type { InspectOutput, InspectResult } from './inspect-types.js';
+import type { InspectOutput, InspectResult } from './types.js';
 
 export interface InspectOptions extends Context {
   /** Which image of an index to describe; default: the host's platform, as skopeo does. */
