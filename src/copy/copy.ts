@@ -250,7 +250,7 @@ class Copier {
 
   private putConfig(desc: Descriptor, bytes: Buffer): Promise<Descriptor> {
     return this.once(desc.digest, async () => {
-      if (await this.dest.tryReuseBlob(desc, this.signal)) return this.skipped(desc);
+      if (await this.dest.tryReuseBlob(desc, this.signal)) return this.skipped(desc, desc, 'config');
       this.emit({ type: 'blob-start', digest: desc.digest, size: desc.size, kind: 'config' });
       const stored = await this.dest.putBlob(Readable.from([bytes]), { digest: desc.digest, size: desc.size, mediaType: desc.mediaType }, this.signal);
       this.emit({ type: 'blob-progress', digest: desc.digest, bytes: bytes.length, size: desc.size });
@@ -362,9 +362,9 @@ class Copier {
     return new ProgressStream((bytes) => this.emit({ type: 'blob-progress', digest, bytes, size }));
   }
 
-  private skipped(desc: Descriptor, label: Descriptor = desc): Descriptor {
+  private skipped(desc: Descriptor, label: Descriptor = desc, kind: 'config' | 'layer' = 'layer'): Descriptor {
     this.blobsSkipped++;
-    this.emit({ type: 'blob-skipped', digest: desc.digest, size: desc.size });
+    this.emit({ type: 'blob-skipped', digest: desc.digest, size: desc.size, kind });
     return { ...label, annotations: desc.annotations } as Descriptor;
   }
 

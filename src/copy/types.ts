@@ -13,7 +13,7 @@ export type CopyEvent =
   /** The blob is stored; `written` is the digest at the destination (differs when recompressed). */
   | { type: 'blob-done'; digest: Digest; written: Digest; size: number }
   /** The destination had the blob already. */
-  | { type: 'blob-skipped'; digest: Digest; size: number }
+  | { type: 'blob-skipped'; digest: Digest; size: number; kind: 'config' | 'layer' }
   | { type: 'manifest-written'; digest: Digest; mediaType: string; instance: boolean }
   | { type: 'copy-done'; digest: Digest };
 

@@ -1,13 +1,15 @@
 import { dirTransport } from './dir/index.js';
+import { dockerArchiveTransport } from './docker-archive/index.js';
 import { ociLayoutTransport } from './oci-layout/index.js';
 import { TransportRegistry } from './registry.js';
 
 /** A registry of every transport wharf ships, made fresh for each caller (no shared mutable state). */
 export function defaultTransports(): TransportRegistry {
-  return new TransportRegistry([ociLayoutTransport, dirTransport]);
+  return new TransportRegistry([ociLayoutTransport, dirTransport, dockerArchiveTransport]);
 }
 
 export { TransportRegistry } from './registry.js';
 export * from './types.js';
 export { OciLayoutReference, ociLayoutTransport } from './oci-layout/index.js';
 export { DirReference, dirTransport } from './dir/index.js';
+export { DockerArchiveReference, dockerArchiveTransport } from './docker-archive/index.js';

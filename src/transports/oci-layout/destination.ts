@@ -67,7 +67,7 @@ export class OciLayoutDestination implements ImageDestination {
         });
       }
       const isLayout = await checkLayoutFile(root);
-      if (!isLayout && (await fsp.readdir(root)).some((e) => !e.startsWith('.wharf-staging-'))) {
+      if (!isLayout && (await fsp.readdir(root)).some((e) => !isInFlightEntry(e))) {
         throw new WharfError('DESTINATION_EXISTS', `${root} is a non-empty directory that is not an OCI layout`, {
           hint: 'write into an empty directory or an existing OCI layout',
         });
@@ -116,7 +116,11 @@ export class OciLayoutDestination implements ImageDestination {
 
   async commit(): Promise<void> {
     if (!this.top) throw new WharfError('IO_ERROR', 'commit before a manifest was written');
-    // 1. Blobs become visible first: a reader never sees index.json name a blob that is not there yet.
+    // 1. The marker first, so another writer opening this directory meanwhile sees a layout, never a bare
+    //    blobs/; then the blobs, so a reader never sees index.json name a blob that is not there yet.
+    if (!(await checkLayoutFile(this.root))) {
+      await writeFileAtomic(join(this.root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
+    }
     const dirs = new Set<string>();
     for (const [digest, path] of this.staged) {
       const algDir = join(this.root, 'blobs', digestAlgorithm(digest));
@@ -129,9 +133,6 @@ export class OciLayoutDestination implements ImageDestination {
       if (!(await exists(target))) await fsp.rename(path, target);
     }
     for (const d of dirs) await fsyncDir(d);
-    if (!(await checkLayoutFile(this.root))) {
-      await writeFileAtomic(join(this.root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
-    }
     // 2. Then the index entry, under the layout's lock.
     const top = this.top;
     await withLock(join(this.root, 'index.json.lock'), async () => {
@@ -161,4 +162,9 @@ export class OciLayoutDestination implements ImageDestination {
   private stagedPath(digest: Digest): string {
     return join(this.staging, `${digestAlgorithm(digest)}-${digestHex(digest)}`);
   }
+}
+
+/** What another wharf writer leaves in a new layout before its commit writes the oci-layout marker. */
+function isInFlightEntry(name: string): boolean {
+  return name.startsWith('.wharf-staging-') || name.endsWith('.wharf-tmp');
 }
