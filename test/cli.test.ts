@@ -13,7 +13,7 @@ import { parseArgs, suggest, type FlagSpec } from '../src/cli/args.js';
 import { configJson, inspectJson, inspectTable } from '../src/cli/commands/inspect.js';
 import { ExitCode, exitCodeFor, exitCodeForCode } from '../src/cli/exit-codes.js';
 import { humanAge, humanSize, shellWords } from '../src/cli/format.js';
-import { goMap, goMarshal, goMarshalIndent, goQuote, goTime } from '../src/cli/go-json.js';
+import { goMap, goMarshal, goMarshalIndent, goQuote, goTime } from '../src/util/go-json.js';
 import { commandHelp, mainHelp } from '../src/cli/help.js';
 import { ProgressRenderer } from '../src/cli/progress.js';
 import type { CliIO, CliLibrary } from '../src/cli/types.js';

@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { digestOf, type Digest } from '../src/digest/index.js';
 import { NotFoundError, WharfError } from '../src/errors.js';
-import { TarWriter } from '../src/layer/tar.js';
+import { TarWriter } from '../src/archive/tar.js';
 import { parseManifest } from '../src/oci/manifest.js';
 import { MediaType } from '../src/oci/media-types.js';
 import type { ImageManifest } from '../src/oci/types.js';

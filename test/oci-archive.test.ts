@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { copy, inspect, parseReference, WharfError, type CopyEvent } from '../src/index.js';
-import { indexTarFile } from '../src/layer/tar.js';
+import { indexTarFile } from '../src/archive/tar.js';
 import { buildLayout, corruptBlob, largeLayer, tarBytes, type ImageSpec } from './helpers/images.js';
 import { hasPeer, requirePeer, runPeer, tempDir } from './helpers/peers.js';
 

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { ParallelGzip, parallelGzipAvailable, sampledEntropy } from '../src/layer/pgzip.js';
+import { ParallelGzip, parallelGzipAvailable, sampledEntropy } from '../src/archive/pgzip.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

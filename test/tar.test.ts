@@ -13,7 +13,7 @@ import {
   readTarEntry,
   readTarEntryBuffer,
   type TarEntry,
-} from '../src/layer/tar.js';
+} from '../src/archive/tar.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
 
 async function writeTar(path: string, build: (w: TarWriter) => Promise<void>): Promise<void> {

@@ -2,7 +2,7 @@ import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, digestOf, type Digest } from '../digest/index.js';
 import { WharfError, asWharfError } from '../errors.js';
-import { compressor, decompressor, sniffCompression } from '../layer/compression.js';
+import { compressor, decompressor, sniffCompression } from '../archive/compression.js';
 import {
   configMediaType,
   imageManifestType,

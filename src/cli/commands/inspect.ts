@@ -3,7 +3,7 @@ import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import type { ImageConfig, Platform } from '../../oci/types.js';
 import { usageError } from '../args.js';
 import { humanAge, humanSize, keyValueTable, shellWords } from '../format.js';
-import { goMap, goMarshalIndent, goTime } from '../go-json.js';
+import { goMap, goMarshalIndent, goTime } from '../../util/go-json.js';
 import type { Command } from '../types.js';
 
 /** `skopeo inspect` output: Go's MarshalIndent of the InspectOutput struct (Labels and annotations are Go maps). */

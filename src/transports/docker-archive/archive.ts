@@ -9,7 +9,7 @@ import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { NotFoundError, WharfError, asWharfError } from '../../errors.js';
-import { indexTarFile, normalizeTarPath, readTarEntryBuffer, type TarEntry } from '../../layer/tar.js';
+import { indexTarFile, normalizeTarPath, readTarEntryBuffer, type TarEntry } from '../../archive/tar.js';
 import { parseDockerReference, type DockerReference } from '../../reference/index.js';
 import type { Context } from '../types.js';
 

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { digestAlgorithm, type Digest } from '../../digest/index.js';
 import { NotFoundError, WharfError, asWharfError } from '../../errors.js';
-import { TarWriter } from '../../layer/tar.js';
+import { TarWriter } from '../../archive/tar.js';
 import { MediaType } from '../../oci/media-types.js';
 import { MAX_CONFIG_BYTES, parseConfig, parseManifest } from '../../oci/manifest.js';
 import type { Descriptor } from '../../oci/types.js';

@@ -6,11 +6,10 @@
 import { createHash } from 'node:crypto';
 import { digestHex, type Digest } from '../../digest/index.js';
 import { MediaType } from '../../oci/media-types.js';
+import { goQuote } from '../../util/go-json.js';
 
 /** A JSON string the way Go's json.Marshal writes it (HTML-safe: <, > and & escaped, as are U+2028/U+2029). */
-export function goString(s: string): string {
-  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+export const goString = goQuote;
 
 /**
  * What Go's json.Marshal emits for a json.RawMessage: the raw JSON with insignificant whitespace removed and

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { digestOf, parseDigest, type Digest } from '../../digest/index.js';
 import { NotFoundError, WharfError, asWharfError } from '../../errors.js';
-import { readTarEntry, readTarEntryBuffer, type TarEntry } from '../../layer/tar.js';
+import { readTarEntry, readTarEntryBuffer, type TarEntry } from '../../archive/tar.js';
 import { MediaType } from '../../oci/media-types.js';
 import { MAX_CONFIG_BYTES, parseConfig } from '../../oci/manifest.js';
 import type { Descriptor } from '../../oci/types.js';

@@ -27,7 +27,7 @@ import { basename, dirname, join } from 'node:path';
 import { Writable, pipeline as pipelineCb, type Readable } from 'node:stream';
 import { DigestingStream, digestAlgorithm, digestHex, digestOf, parseDigest, type Digest } from '../../digest/index.js';
 import { NotFoundError, WharfError, asWharfError } from '../../errors.js';
-import { TarWriter, type TarEntry } from '../../layer/tar.js';
+import { TarWriter, type TarEntry } from '../../archive/tar.js';
 import { MAX_MANIFEST_BYTES, parseJsonObject } from '../../oci/manifest.js';
 import { MediaType, isImageManifestMediaType, isIndexMediaType } from '../../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../../oci/types.js';
