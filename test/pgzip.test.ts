@@ -50,3 +50,12 @@ test('entropy sampling tells random bytes from text', () => {
   assert.ok(sampledEntropy(Buffer.from('abcdefgh'.repeat(100_000))) < 4);
   assert.equal(sampledEntropy(Buffer.alloc(0)), 0);
 });
+
+test('stored blocks are valid raw deflate, for empty, small and multi-64 KiB input', async () => {
+  const { storedBlocks } = await import('../src/archive/pgzip.js');
+  const { inflateRawSync } = await import('node:zlib');
+  for (const size of [0, 1, 65535, 65536, 200_000]) {
+    const input = randomBytes(size);
+    assert.deepEqual(inflateRawSync(storedBlocks(input, true)), input, `size ${size}`);
+  }
+});

@@ -81,13 +81,19 @@ export function decompressor(compression: Compression): Duplex | undefined {
   }
 }
 
+/**
+ * wharf's default gzip level. zlib's own default (6) is 2x slower than level 4 on layer data and saves about
+ * 1.5%; level 4 gives layers within ~1.5% of the size skopeo's default compressor writes. See docs/BENCHMARKS.md.
+ */
+export const DEFAULT_GZIP_LEVEL = 4;
+
 export function compressor(compression: Compression, level?: number): Duplex | undefined {
   switch (compression) {
     case 'none':
       return undefined;
     case 'gzip':
-      if (parallelGzipAvailable()) return new ParallelGzip({ level: level ?? zlib.constants.Z_DEFAULT_COMPRESSION });
-      return zlib.createGzip({ level: level ?? zlib.constants.Z_DEFAULT_COMPRESSION, chunkSize: 1 << 18 });
+      if (parallelGzipAvailable()) return new ParallelGzip({ level: level ?? DEFAULT_GZIP_LEVEL });
+      return zlib.createGzip({ level: level ?? DEFAULT_GZIP_LEVEL, chunkSize: 1 << 18 });
     case 'zstd': {
       const z = zlib as ZlibWithZstd;
       if (z.createZstdCompress) return z.createZstdCompress();

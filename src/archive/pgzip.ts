@@ -34,10 +34,34 @@ function deflateBlock(block: Buffer, level: number, dictionary: Buffer | undefin
     const opts: zlib.ZlibOptions = {
       level,
       finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+      // One output buffer for the whole block: every chunk of output is a round trip to the main thread.
+      chunkSize: Math.max(64 * 1024, Math.min(block.length + (block.length >> 3) + 1024, 4 << 20)),
     };
     if (dictionary && dictionary.length > 0 && level > 0) opts.dictionary = dictionary;
     zlib.deflateRaw(block, opts, (err, out) => (err ? reject(err) : resolve(out)));
   });
+}
+
+const STORED_MAX = 65535;
+
+/**
+ * Deflate "stored" blocks for bytes that do not compress: a 5-byte header per 64 KiB and the bytes as they
+ * are, built here without a trip through zlib. Valid after a sync flush, which leaves the stream byte-aligned.
+ */
+export function storedBlocks(block: Buffer, last: boolean): Buffer {
+  const count = Math.max(1, Math.ceil(block.length / STORED_MAX));
+  const out = Buffer.allocUnsafe(block.length + 5 * count);
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    const at = i * STORED_MAX;
+    const len = Math.min(STORED_MAX, block.length - at);
+    out[pos] = last && i === count - 1 ? 1 : 0;
+    out.writeUInt16LE(len, pos + 1);
+    out.writeUInt16LE(~len & 0xffff, pos + 3);
+    block.copy(out, pos + 5, at, at + len);
+    pos += 5 + len;
+  }
+  return out;
 }
 
 /** Estimated Shannon entropy in bits per byte of a few samples spread over the block. */
@@ -123,8 +147,8 @@ export class ParallelGzip extends Transform {
   private startBlock(block: Buffer, last: boolean): void {
     this.crc = crc32!(block, this.crc);
     this.inputBytes += block.length;
-    const level = this.level !== 0 && block.length >= 8192 && sampledEntropy(block) > STORE_ENTROPY ? 0 : this.level;
-    this.inFlight.push(deflateBlock(block, level, this.dictionary, last));
+    const store = this.level === 0 || (block.length >= 8192 && sampledEntropy(block) > STORE_ENTROPY);
+    this.inFlight.push(store ? Promise.resolve(storedBlocks(block, last)) : deflateBlock(block, this.level, this.dictionary, last));
     // Copy: the block's memory may be a view into a larger chunk that is reused.
     this.dictionary = Buffer.from(block.subarray(Math.max(0, block.length - DICT_SIZE)));
   }

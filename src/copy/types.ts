@@ -22,7 +22,7 @@ export interface CopyOptions extends Context {
   format?: ManifestFormat;
   /** Recompress layers; default: as the destination needs (docker-archive plain, others as the source). */
   compression?: Compression;
-  /** gzip level 1-9 when compressing (default 6, as zlib). */
+  /** gzip level 1-9 when compressing (default 4, see DEFAULT_GZIP_LEVEL). */
   compressionLevel?: number;
   /** Copy every image of an index, and the index itself. */
   all?: boolean;

@@ -82,7 +82,7 @@ Multi-platform images (an index): by default the image for this machine is copie
     { name: 'quiet', short: 'q', type: 'boolean', help: 'print nothing but errors' },
     { name: 'format', short: 'f', type: 'string', placeholder: 'FORMAT', choices: ['oci', 'v2s2', 'v2s1'], help: 'manifest format to write (default: the source\'s, if the destination stores it; v2s1 is not supported)' },
     { name: 'dest-compress-format', type: 'string', placeholder: 'FORMAT', choices: ['gzip', 'zstd', 'none'], help: 'recompress layers (default: as the destination needs)' },
-    { name: 'dest-compress-level', type: 'int', placeholder: 'LEVEL', help: 'compression level: gzip 1-9 (default 6), zstd 1-22' },
+    { name: 'dest-compress-level', type: 'int', placeholder: 'LEVEL', help: 'compression level: gzip 1-9 (default 4), zstd 1-22 (default 3)' },
     { name: 'all', short: 'a', type: 'boolean', help: 'copy every image of an index, and the index (= --multi-arch all)' },
     { name: 'multi-arch', type: 'string', placeholder: 'MODE', choices: ['all', 'system', 'index-only'], help: 'images of an index to copy (default system; index-only is not supported)' },
     { name: 'platform', type: 'string', placeholder: 'OS/ARCH[/VARIANT]', repeatable: true, help: 'image of an index to copy instead of this machine\'s' },
