@@ -21,7 +21,7 @@ export function detectCompression(head: Uint8Array): Compression {
  */
 export async function sniffCompression(stream: Readable): Promise<{ compression: Compression; stream: Readable }> {
   const head = await readHead(stream, 4);
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  const out = new PassThrough();
   if (head.length > 0) out.write(head);
   stream.on('error', (err) => out.destroy(err));
   stream.pipe(out);

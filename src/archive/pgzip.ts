@@ -101,10 +101,10 @@ export class ParallelGzip extends Transform {
   private headerSent = false;
 
   constructor(options: ParallelGzipOptions = {}) {
-    super({ highWaterMark: 1 << 20 });
+    super();
     this.level = options.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
     this.blockSize = options.blockSize ?? 1 << 20;
-    this.parallel = Math.max(1, options.parallel ?? 4);
+    this.parallel = Math.max(1, options.parallel ?? 2);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

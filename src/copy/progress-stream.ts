@@ -9,7 +9,7 @@ export class ProgressStream extends Transform {
     private readonly report: (bytes: number) => void,
     private readonly intervalMs = 100,
   ) {
-    super({ highWaterMark: 1 << 20 });
+    super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

@@ -79,7 +79,7 @@ export class DigestingStream extends Transform {
   private result: Digest | undefined;
 
   constructor(expected: VerifyExpectation = {}, algorithm?: string) {
-    super({ highWaterMark: 1 << 20 });
+    super();
     this.expected = expected;
     this.algorithm = algorithm ?? (expected.digest ? digestAlgorithm(expected.digest) : 'sha256');
     this.hash = newHasher(this.algorithm);
