@@ -67,7 +67,8 @@ export async function inspectSource(source: ImageSource, options: InspectOptions
   const output = {
     ...(dockerRef ? { Name: dockerRef.name() } : {}),
     Digest: parsedTop.digest,
-    RepoTags: source.repoTags(),
+    // skopeo lists a repository's tags only for registries; for every local transport it prints [].
+    RepoTags: [] as string[],
     Created: goTimeString(config.created),
     DockerVersion: config.docker_version ?? '',
     Labels: config.config?.Labels ?? null,

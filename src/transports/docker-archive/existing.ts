@@ -73,6 +73,8 @@ export class ExistingArchive {
     private readonly reader: DockerArchiveReader,
     private readonly fh: fsp.FileHandle,
     readonly images: ExistingImage[],
+    /** The items of manifest.json as raw JSON objects, so fields wharf does not know (LayerSources) are kept. */
+    readonly rawItems: Record<string, unknown>[],
     /** What each referenced regular-file entry must hash to. */
     readonly checks: Map<TarEntry, EntryCheck>,
     /** The legacy `repositories` file: name → tag → legacy layer id (empty when absent or unreadable). */
@@ -121,7 +123,11 @@ export class ExistingArchive {
         }
         const { images, checks } = await analyze(reader, fh, path);
         const repositories = await readRepositories(reader, fh, path, ctx);
-        return new ExistingArchive(path, after, gzipped, reader, fh, images, checks, repositories);
+        const manifestBytes = await readEntry(fh, reader.resolve('manifest.json', 'manifest.json'), MAX_ARCHIVE_MANIFEST_BYTES, path);
+        // Already validated by DockerArchiveReader.open: an array of objects, one per image.
+        const rawItems = JSON.parse(manifestBytes.toString('utf8')) as Record<string, unknown>[];
+        if (rawItems.length !== images.length) throw new WharfError('IO_ERROR', `${path} changed while wharf read it`, { retryable: true });
+        return new ExistingArchive(path, after, gzipped, reader, fh, images, rawItems, checks, repositories);
       } catch (err) {
         await fh?.close().catch(() => {});
         await reader.close();
@@ -203,6 +209,7 @@ export class ExistingArchive {
       verify = new RawDigestCheck(expected, entry.size, where);
     }
     raw.on('error', (err) => verify.destroy(err));
+    verify.on('close', () => raw.destroy());
     return raw.pipe(verify);
   }
 
@@ -247,7 +254,7 @@ async function analyze(
     const configDigest = digestOf(configBytes);
     const claimed = HEX_NAME.exec(posix.basename(normalizeTarPath(configEntry.name) ?? ''));
     if (claimed && `sha256:${claimed[1]}` !== configDigest) {
-      throw new DigestMismatchError(`sha256:${claimed[1]}`, configDigest, `config ${configEntry.name} of ${at} of the existing archive ${path}`);
+      throw corrupt(new DigestMismatchError(`sha256:${claimed[1]}`, configDigest, `config ${configEntry.name} of ${at} of the existing archive ${path}`));
     }
     const config = parseConfig(configBytes, `docker-archive ${path}: ${at}: config ${item.Config}`);
     const raw = config.rootfs?.diff_ids;
