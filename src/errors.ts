@@ -26,7 +26,21 @@ export type ErrorCode =
   | 'LOCK_TIMEOUT'
   | 'IO_ERROR'
   | 'ABORTED'
-  | 'USAGE';
+  | 'USAGE'
+  // registry-client/: the distribution API over HTTP
+  | 'AUTH_FAILED'
+  | 'DENIED'
+  | 'NETWORK_ERROR'
+  | 'TIMEOUT'
+  | 'REGISTRY_ERROR'
+  | 'TOO_MANY_REDIRECTS'
+  | 'RATE_LIMITED'
+  // config/: auth.json, registries.conf, certs.d
+  | 'AUTH_FILE_INVALID'
+  | 'CREDENTIAL_HELPER_FAILED'
+  | 'REGISTRIES_CONF_INVALID'
+  | 'REGISTRY_BLOCKED'
+  | 'CERTS_INVALID';
 
 export interface WharfErrorOptions {
   hint?: string;

@@ -4,18 +4,21 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { buffer as streamToBuffer } from 'node:stream/consumers';
 import { test, type TestContext } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { digestOf, type Digest } from '../src/digest/index.js';
 import { NotFoundError, WharfError } from '../src/errors.js';
-import { TarWriter } from '../src/archive/tar.js';
+import { TarWriter, indexTarFile } from '../src/archive/tar.js';
+import { copy } from '../src/index.js';
 import { parseManifest } from '../src/oci/manifest.js';
 import { MediaType } from '../src/oci/media-types.js';
 import type { ImageManifest } from '../src/oci/types.js';
 import {
   DockerArchiveDestination,
+  DockerArchiveReader,
   DockerArchiveReference,
   DockerArchiveSource,
   dockerArchiveTransport,
+  legacyLayers,
 } from '../src/transports/docker-archive/index.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
 
@@ -51,6 +54,11 @@ async function makeImage(seed: string, layerCount = 2): Promise<TestImage> {
   for (let i = 0; i < layerCount; i++) {
     layers.push(await makeLayer({ [`etc/${seed}-${i}`]: `${seed} layer ${i}\n`, [`bin/x${i}`]: 'x'.repeat(1000 * (i + 1)) }));
   }
+  return imageOf(seed, layers);
+}
+
+/** An image of these layers, its config labelled with `seed`. */
+function imageOf(seed: string, layers: Buffer[]): TestImage {
   const diffIDs = layers.map((l) => digestOf(l));
   const config = Buffer.from(
     JSON.stringify(
@@ -608,12 +616,13 @@ test('a bad blob is never visible; bad manifests are refused', async (t) => {
   assert.deepEqual(await listDir(dir), []);
 });
 
-test('an existing archive is refused (as skopeo does) and kept intact; overwrite replaces it atomically', async (t) => {
+test('an existing file that is not a docker-archive is refused and kept intact; overwrite replaces it atomically', async (t) => {
   const dir = await setup(t);
   const image = await makeImage('exists', 1);
   const path = join(dir, 'out.tar');
   await fsp.writeFile(path, 'old contents');
-  await expectError(ref(`${path}:a:b`).newDestination(), 'DESTINATION_EXISTS');
+  const refused = await expectError(ref(`${path}:a:b`).newDestination(), 'DESTINATION_EXISTS', /not a docker-archive/);
+  assert.match(refused.hint!, /remove it/);
   assert.equal(await fsp.readFile(path, 'utf8'), 'old contents');
 
   // overwrite: an abandoned destination leaves the old file exactly as it was…
@@ -695,4 +704,476 @@ test('an image with the same layer twice: read and written as skopeo does', asyn
   const byWharf = join(dir, 'wharf.tar');
   await wharfCopy(bySkopeo, `${byWharf}:dup:latest`);
   assert.ok((await fsp.readFile(byWharf)).equals(await fsp.readFile(bySkopeo)));
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Writing into an existing archive: images are added, as in `docker save a b`
+// ---------------------------------------------------------------------------------------------------------
+
+/** manifest.json of an archive, as wharf reads it. */
+async function archiveItems(path: string): Promise<{ Config: string; RepoTags: string[]; Layers: string[] }[]> {
+  const reader = await DockerArchiveReader.open(path);
+  try {
+    return reader.items.map((it) => ({ Config: it.Config, RepoTags: it.RepoTags, Layers: it.Layers }));
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The entry names of a (plain) tar, in order. */
+async function tarNames(path: string): Promise<string[]> {
+  return (await indexTarFile(path)).map((e) => e.name);
+}
+
+/** The parsed `repositories` file of a plain archive. */
+async function repositoriesOf(path: string): Promise<Record<string, Record<string, string>>> {
+  const entries = await indexTarFile(path);
+  const e = entries.find((x) => x.name === 'repositories')!;
+  const fh = await fsp.open(path, 'r');
+  try {
+    const buf = Buffer.alloc(e.size);
+    await fh.read(buf, 0, e.size, e.dataOffset);
+    return JSON.parse(buf.toString('utf8')) as Record<string, Record<string, string>>;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The config digest of the image a reference selects, read by wharf. */
+async function configOf(within: string): Promise<Digest> {
+  const s = await sourceDigest(within);
+  await s.src.close();
+  return s.manifest.config.digest;
+}
+
+/** Every blob of the selected image, read and verified against its digest. */
+async function verifyImage(within: string): Promise<void> {
+  const { manifest, src } = await sourceDigest(within);
+  try {
+    for (const d of [manifest.config, ...manifest.layers]) {
+      const bytes = await streamToBuffer((await src.getBlob(d)).stream);
+      assert.equal(digestOf(bytes), d.digest, `${within}: blob ${d.digest}`);
+      assert.equal(bytes.length, d.size);
+    }
+  } finally {
+    await src.close();
+  }
+}
+
+/** A file's identity and bytes, to check that it was left exactly as it was. */
+async function fingerprint(path: string): Promise<string> {
+  const st = await fsp.stat(path);
+  return `${st.ino}:${st.size}:${st.mtimeMs}:${digestOf(await fsp.readFile(path))}`;
+}
+
+/** Flip one byte in the data of the tar entry `name`. */
+async function corruptEntry(path: string, name: string): Promise<void> {
+  const e = (await indexTarFile(path)).find((x) => x.name === name);
+  assert.ok(e && e.size > 0, `${name} is in ${path}`);
+  const fh = await fsp.open(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    const at = e.dataOffset + Math.floor(e.size / 2);
+    await fh.read(b, 0, 1, at);
+    b[0] = b[0]! ^ 0x20;
+    await fh.write(b, 0, 1, at);
+  } finally {
+    await fh.close();
+  }
+}
+
+function hex(d: Digest): string {
+  return d.slice('sha256:'.length);
+}
+
+test('two copies into one archive: both images, by tag and by @N, for wharf and skopeo', async (t) => {
+  const dir = await setup(t);
+  const a = await makeImage('first', 2);
+  const b = await makeImage('second', 3);
+  const path = join(dir, 'both.tar');
+  await wharfWrite(`${path}:example.com/team/first:v1`, a);
+  const before = await tarNames(path);
+  await wharfWrite(`${path}:second:latest`, b);
+
+  assert.deepEqual(await archiveItems(path), [
+    { Config: `${hex(a.configDigest)}.json`, RepoTags: ['example.com/team/first:v1'], Layers: a.diffIDs.map((d) => `${hex(d)}.tar`) },
+    { Config: `${hex(b.configDigest)}.json`, RepoTags: ['docker.io/library/second:latest'], Layers: b.diffIDs.map((d) => `${hex(d)}.tar`) },
+  ]);
+  // The old archive's files come first, in their order, then the new image's.
+  const names = await tarNames(path);
+  assert.deepEqual(names.slice(0, before.length - 2), before.slice(0, -2));
+  assert.equal(new Set(names).size, names.length, 'no name twice');
+  assert.deepEqual(await listDir(dir), ['both.tar'], 'no temporary file or lock left');
+
+  assert.equal(await configOf(`${path}:example.com/team/first:v1`), a.configDigest);
+  assert.equal(await configOf(`${path}:@0`), a.configDigest);
+  assert.equal(await configOf(`${path}:second`), b.configDigest);
+  assert.equal(await configOf(`${path}:@1`), b.configDigest);
+  await verifyImage(`${path}:@0`);
+  await verifyImage(`${path}:@1`);
+  await expectError(ref(path).newSource(), 'INVALID_REFERENCE', /holds 2 images/);
+  const repos = await repositoriesOf(path);
+  assert.deepEqual(Object.keys(repos).sort(), ['docker.io/library/second', 'example.com/team/first']);
+
+  if (!requirePeer(t, 'skopeo')) return;
+  for (const [sel, image] of [['example.com/team/first:v1', a], ['@0', a], ['second:latest', b], ['@1', b]] as const) {
+    const info = JSON.parse(await runPeer('skopeo', ['inspect', `docker-archive:${path}:${sel}`])) as { Layers: string[]; Labels: Record<string, string> };
+    assert.deepEqual(info.Layers, image.diffIDs, sel);
+    assert.equal(info.Labels.seed, image === a ? 'first' : 'second', sel);
+    const { digest, src } = await sourceDigest(`${path}:${sel}`);
+    await src.close();
+    assert.equal(digest, await skopeoRawDigest(`${path}:${sel}`), sel);
+  }
+  // skopeo verifies every blob when it copies one out.
+  await runPeer('skopeo', ['copy', '-q', `docker-archive:${path}:@1`, `oci:${join(dir, 'back')}:x`]);
+});
+
+test('a tag moves from the old image to the new one; an image left untagged stays, reachable by @N', async (t) => {
+  const dir = await setup(t);
+  const [a, b, c] = [await makeImage('a', 1), await makeImage('b', 1), await makeImage('c', 1)];
+  const path = join(dir, 'tags.tar');
+  await wharfWrite(`${path}:app:1`, a, { additionalTags: ['app:latest'] });
+  await wharfWrite(`${path}:app:latest`, b);
+  assert.deepEqual((await archiveItems(path)).map((i) => i.RepoTags), [['docker.io/library/app:1'], ['docker.io/library/app:latest']]);
+  assert.equal(await configOf(`${path}:app:latest`), b.configDigest);
+  assert.equal(await configOf(`${path}:app:1`), a.configDigest);
+
+  await wharfWrite(`${path}:app:1`, c, { additionalTags: ['other:x'] });
+  const items = await archiveItems(path);
+  assert.deepEqual(items.map((i) => i.RepoTags), [[], ['docker.io/library/app:latest'], ['docker.io/library/app:1', 'docker.io/library/other:x']]);
+  assert.equal(await configOf(`${path}:@0`), a.configDigest, 'the untagged image is kept');
+  assert.equal(await configOf(`${path}:app:1`), c.configDigest);
+  await verifyImage(`${path}:@0`);
+  const e = await expectError(ref(path).newSource(), 'INVALID_REFERENCE');
+  assert.match(e.hint!, /@0 \(untagged\)/);
+
+  // repositories follows the tags: app:1 now names c's top legacy layer, app:latest still b's.
+  const repos = await repositoriesOf(path);
+  const topOf = (img: TestImage): string => legacyLayers(img.diffIDs, img.config).at(-1)!.id;
+  assert.deepEqual(repos['docker.io/library/app'], { '1': topOf(c), latest: topOf(b) });
+  assert.deepEqual(repos['docker.io/library/other'], { x: topOf(c) });
+
+  if (requirePeer(t, 'skopeo')) {
+    const info = JSON.parse(await runPeer('skopeo', ['inspect', `docker-archive:${path}:@0`])) as { Labels: Record<string, string>; RepoTags: string[] };
+    assert.equal(info.Labels.seed, 'a');
+    const latest = JSON.parse(await runPeer('skopeo', ['inspect', `docker-archive:${path}:app:1`])) as { Labels: Record<string, string> };
+    assert.equal(latest.Labels.seed, 'c');
+  }
+});
+
+test('the same image twice is one item with both tags; writing it again changes nothing', async (t) => {
+  const dir = await setup(t);
+  const a = await makeImage('same', 2);
+  const other = await makeImage('other', 1);
+  const path = join(dir, 'same.tar');
+  await wharfWrite(`${path}:img:1`, a);
+  await wharfWrite(`${path}:other:1`, other);
+  await wharfWrite(`${path}:img:2`, a);
+  const items = await archiveItems(path);
+  assert.equal(items.length, 2);
+  assert.deepEqual(items[0]!.RepoTags, ['docker.io/library/img:1', 'docker.io/library/img:2']);
+  assert.equal(await configOf(`${path}:img:2`), a.configDigest);
+  const names = await tarNames(path);
+  assert.equal(names.filter((n) => n === `${hex(a.configDigest)}.json`).length, 1);
+  const repos = await repositoriesOf(path);
+  assert.deepEqual(Object.keys(repos['docker.io/library/img']!).sort(), ['1', '2']);
+
+  // Nothing new: the file is not even rewritten.
+  const print = await fingerprint(path);
+  await wharfWrite(`${path}:img:1`, a);
+  await wharfWrite(path, a);
+  assert.equal(await fingerprint(path), print);
+  assert.deepEqual(await listDir(dir), ['same.tar']);
+
+  // Copied by the copy engine from the archive into itself under a new tag: the config is reused, not sent.
+  const r = await copy(`docker-archive:${path}:img:1`, `docker-archive:${path}:img:3`);
+  assert.ok(r.blobsSkipped >= 1, 'the config the archive holds was reused, not sent');
+  assert.deepEqual((await archiveItems(path))[0]!.RepoTags, ['docker.io/library/img:1', 'docker.io/library/img:2', 'docker.io/library/img:3']);
+});
+
+test('a layer shared by two images is stored once, and may be reused from the archive', async (t) => {
+  const dir = await setup(t);
+  const base = await makeLayer({ 'etc/base': 'shared base layer\n', 'bin/sh': 's'.repeat(5000) });
+  const a = imageOf('a', [base, await makeLayer({ 'app/a': 'a\n' })]);
+  const b = imageOf('b', [base, await makeLayer({ 'app/b': 'b\n' })]);
+  const path = join(dir, 'shared.tar');
+  await wharfWrite(`${path}:a:1`, a);
+  await wharfWrite(`${path}:b:1`, b);
+  const names = await tarNames(path);
+  assert.equal(names.filter((n) => n === `${hex(a.diffIDs[0]!)}.tar`).length, 1, 'the shared layer is stored once');
+  assert.equal(new Set(names).size, names.length, 'no name twice (the shared legacy folder neither)');
+  const items = await archiveItems(path);
+  assert.equal(items[0]!.Layers[0], items[1]!.Layers[0]);
+  await verifyImage(`${path}:b:1`);
+
+  // A third image sharing the base: the destination says it holds that layer, so it need not be sent.
+  const c = imageOf('c', [base, await makeLayer({ 'app/c': 'c\n' })]);
+  const dest = (await ref(`${path}:c:1`).newDestination()) as DockerArchiveDestination;
+  try {
+    assert.equal(await dest.tryReuseBlob({ mediaType: MediaType.OciLayer, digest: c.diffIDs[0]!, size: c.layers[0]!.length }), true);
+    assert.equal(await dest.tryReuseBlob({ mediaType: MediaType.OciLayer, digest: c.diffIDs[0]!, size: 1 }), false, 'wrong size');
+    assert.equal(await dest.tryReuseBlob({ mediaType: MediaType.OciLayer, digest: c.diffIDs[1]!, size: -1 }), false);
+    assert.equal(await dest.tryReuseBlob({ mediaType: MediaType.DockerConfig, digest: a.configDigest, size: a.config.length }), true);
+    await dest.putBlob(Readable.from([c.layers[1]!]), { mediaType: MediaType.DockerLayerGzip });
+    await dest.putBlob(Readable.from([c.config]), { mediaType: MediaType.DockerConfig });
+    await dest.putManifest(v2s2(c), MediaType.DockerManifest);
+    await dest.commit();
+  } finally {
+    await dest.close();
+  }
+  const after = await tarNames(path);
+  assert.equal(after.filter((n) => n === `${hex(a.diffIDs[0]!)}.tar`).length, 1);
+  await verifyImage(`${path}:c:1`);
+  await verifyImage(`${path}:a:1`);
+  assert.deepEqual(await listDir(dir), ['shared.tar']);
+
+  // A reused layer whose archive was replaced meanwhile comes from the archive as it was when opened.
+  const d = imageOf('d', [base]);
+  const dest2 = (await ref(`${path}:d:1`).newDestination()) as DockerArchiveDestination;
+  try {
+    assert.equal(await dest2.tryReuseBlob({ mediaType: MediaType.OciLayer, digest: d.diffIDs[0]!, size: -1 }), true);
+    await dest2.putBlob(Readable.from([d.config]), { mediaType: MediaType.DockerConfig });
+    await dest2.putManifest(v2s2(d), MediaType.DockerManifest);
+    await fsp.rm(path);
+    await dest2.commit();
+  } finally {
+    await dest2.close();
+  }
+  assert.equal((await archiveItems(path)).length, 1);
+  await verifyImage(`${path}:d:1`);
+});
+
+test('a corrupt layer or config in the old archive fails with DIGEST_MISMATCH and leaves it as it was', async (t) => {
+  const dir = await setup(t);
+  const a = await makeImage('old', 2);
+  const b = await makeImage('new', 1);
+  const path = join(dir, 'corrupt.tar');
+  await wharfWrite(`${path}:old:1`, a);
+  await corruptEntry(path, `${hex(a.diffIDs[1]!)}.tar`);
+  const print = await fingerprint(path);
+  const err = await expectError(wharfWrite(`${path}:new:1`, b), 'DIGEST_MISMATCH', new RegExp(hex(a.diffIDs[1]!)));
+  assert.match(err.message, /existing archive/);
+  assert.match(err.hint!, /corrupt/);
+  assert.equal(await fingerprint(path), print, 'same file, same bytes');
+  assert.deepEqual(await listDir(dir), ['corrupt.tar'], 'no temporary file or lock left');
+
+  // A config whose bytes do not match its name: found when the destination opens.
+  const path2 = join(dir, 'corrupt-config.tar');
+  await wharfWrite(`${path2}:old:1`, a);
+  await corruptEntry(path2, `${hex(a.configDigest)}.json`);
+  const print2 = await fingerprint(path2);
+  await expectError(wharfWrite(`${path2}:new:1`, b), 'DIGEST_MISMATCH', new RegExp(hex(a.configDigest)));
+  assert.equal(await fingerprint(path2), print2);
+
+  // A legacy <id>/layer.tar is verified against the diff_id its config lists.
+  const legacy = join(dir, 'legacy.tar');
+  const cfg = `${hex(a.configDigest)}.json`;
+  const ids = ['1'.repeat(64), '2'.repeat(64)];
+  await buildArchive(legacy, [
+    { name: cfg, data: a.config },
+    ...ids.flatMap((id, i) => [
+      { name: `${id}/VERSION`, data: Buffer.from('1.0') },
+      { name: `${id}/json`, data: Buffer.from(`{"id":"${id}"}`) },
+      { name: `${id}/layer.tar`, data: a.layers[i]! },
+    ]),
+    manifestFile([{ Config: cfg, RepoTags: ['legacy:1'], Layers: ids.map((id) => `${id}/layer.tar`) }]),
+  ]);
+  await corruptEntry(legacy, `${ids[0]}/layer.tar`);
+  const print3 = await fingerprint(legacy);
+  await expectError(wharfWrite(`${legacy}:new:1`, b), 'DIGEST_MISMATCH', new RegExp(hex(a.diffIDs[0]!)));
+  assert.equal(await fingerprint(legacy), print3);
+
+  // A gzip-compressed layer file is verified by decompressing a copy of it as it passes.
+  const gzPath = join(dir, 'gzlayer.tar');
+  const gzFiles = (): ArchiveFile[] => [
+    { name: 'l0.tar', data: a.layers[0]! },
+    { name: 'l1.tar.gz', data: gzipSync(a.layers[1]!) },
+    { name: cfg, data: a.config },
+    manifestFile([{ Config: cfg, RepoTags: ['gz:1'], Layers: ['l0.tar', 'l1.tar.gz'] }]),
+  ];
+  await buildArchive(gzPath, gzFiles());
+  await wharfWrite(`${gzPath}:new:1`, b);
+  await verifyImage(`${gzPath}:gz:1`);
+  await verifyImage(`${gzPath}:new:1`);
+  await buildArchive(gzPath, gzFiles());
+  await corruptEntry(gzPath, 'l1.tar.gz');
+  const print4 = await fingerprint(gzPath);
+  await expectError(wharfWrite(`${gzPath}:new:1`, b), 'DIGEST_MISMATCH', new RegExp(`l1.tar.gz.*${hex(a.diffIDs[1]!)}|${hex(a.diffIDs[1]!)}.*l1.tar.gz`));
+  assert.equal(await fingerprint(gzPath), print4);
+  assert.deepEqual(await listDir(dir), ['corrupt-config.tar', 'corrupt.tar', 'gzlayer.tar', 'legacy.tar']);
+});
+
+test('an aborted commit into an existing archive leaves it as it was', async (t) => {
+  const dir = await setup(t);
+  const a = await makeImage('keep', 1);
+  const b = await makeImage('aborted', 1);
+  const path = join(dir, 'keep.tar');
+  await wharfWrite(`${path}:keep:1`, a);
+  const print = await fingerprint(path);
+  const ac = new AbortController();
+  const dest = await ref(`${path}:aborted:1`).newDestination({ signal: ac.signal });
+  for (const l of b.layers) await dest.putBlob(Readable.from([l]), { mediaType: MediaType.DockerLayerGzip });
+  await dest.putBlob(Readable.from([b.config]), { mediaType: MediaType.DockerConfig });
+  await dest.putManifest(v2s2(b), MediaType.DockerManifest);
+  ac.abort();
+  await expectError(dest.commit(), 'ABORTED');
+  await dest.close();
+  assert.equal(await fingerprint(path), print);
+  assert.deepEqual(await listDir(dir), ['keep.tar']);
+});
+
+test('a non-empty file that is not a docker-archive is refused with DESTINATION_EXISTS and left untouched', async (t) => {
+  const dir = await setup(t);
+  const image = await makeImage('foreign', 1);
+  const cases: [string, Buffer][] = [
+    ['text.tar', Buffer.from('my notes, not an archive\n')],
+    ['garbage.tar', Buffer.alloc(50_000, 0x42)],
+    ['gzip.tar.gz', gzipSync(Buffer.from('not a tar at all'))],
+  ];
+  for (const [name, data] of cases) await fsp.writeFile(join(dir, name), data);
+  // A tar without manifest.json (an OCI archive, say), and a docker-archive missing a layer.
+  await buildArchive(join(dir, 'oci.tar'), [{ name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') }, { name: 'index.json', data: Buffer.from('{"schemaVersion":2,"manifests":[]}') }]);
+  await buildArchive(join(dir, 'broken.tar'), modernFiles(image, ['x:1']).filter((f) => f.name !== `${hex(image.diffIDs[0]!)}.tar`));
+  for (const name of ['text.tar', 'garbage.tar', 'gzip.tar.gz', 'oci.tar', 'broken.tar']) {
+    const path = join(dir, name);
+    const print = await fingerprint(path);
+    const err = await expectError(wharfWrite(`${path}:x:1`, image), 'DESTINATION_EXISTS', /not a docker-archive/);
+    assert.ok(err.hint, name);
+    assert.equal(await fingerprint(path), print, name);
+  }
+  assert.deepEqual(await listDir(dir), ['broken.tar', 'garbage.tar', 'gzip.tar.gz', 'oci.tar', 'text.tar']);
+
+  // A foreign file that appears while the copy runs is refused at commit, under the lock.
+  const late = join(dir, 'late.tar');
+  const dest = await ref(`${late}:x:1`).newDestination();
+  try {
+    for (const l of image.layers) await dest.putBlob(Readable.from([l]), { mediaType: MediaType.DockerLayerGzip });
+    await dest.putBlob(Readable.from([image.config]), { mediaType: MediaType.DockerConfig });
+    await dest.putManifest(v2s2(image), MediaType.DockerManifest);
+    await fsp.writeFile(late, 'appeared meanwhile');
+    await expectError(dest.commit(), 'DESTINATION_EXISTS');
+  } finally {
+    await dest.close();
+  }
+  assert.equal(await fsp.readFile(late, 'utf8'), 'appeared meanwhile');
+
+  // overwrite: replace instead of adding.
+  await wharfWrite(`${join(dir, 'text.tar')}:x:1`, image, { overwrite: true });
+  assert.equal((await archiveItems(join(dir, 'text.tar'))).length, 1);
+  const two = join(dir, 'two.tar');
+  await wharfWrite(`${two}:a:1`, await makeImage('a', 1));
+  await wharfWrite(`${two}:x:1`, image, { overwrite: true });
+  assert.deepEqual((await archiveItems(two)).map((i) => i.RepoTags), [['docker.io/library/x:1']]);
+});
+
+test('three concurrent writer processes into one archive lose no image', async (t) => {
+  const dir = await setup(t);
+  const jobs = join(dir, 'jobs');
+  const out = join(dir, 'out');
+  await fsp.mkdir(jobs);
+  await fsp.mkdir(out);
+  const archive = join(out, 'shared.tar');
+  const base = await makeLayer({ 'etc/base': 'base\n', 'bin/big': 'b'.repeat(200_000) });
+  const images: TestImage[] = [];
+  for (let i = 0; i < 3; i++) {
+    const image = imageOf(`w${i}`, [base, await makeLayer({ [`w${i}`]: 'y'.repeat(100_000 + i) })]);
+    images.push(image);
+    const files = image.layers.map((_, k) => join(jobs, `w${i}-layer${k}`));
+    for (const [k, f] of files.entries()) await fsp.writeFile(f, image.layers[k]!);
+    await fsp.writeFile(join(jobs, `w${i}-config`), image.config);
+    await fsp.writeFile(join(jobs, `w${i}-manifest`), v2s2(image));
+    await fsp.writeFile(
+      join(jobs, `w${i}.json`),
+      JSON.stringify({ ref: `${archive}:writer/w${i}:v1`, layers: files, config: join(jobs, `w${i}-config`), manifest: join(jobs, `w${i}-manifest`) }),
+    );
+  }
+  const script = join(jobs, 'writer.mjs');
+  await fsp.writeFile(
+    script,
+    `import { createReadStream, readFileSync } from 'node:fs';
+const [moduleUrl, jobPath] = process.argv.slice(2);
+const { DockerArchiveReference } = await import(moduleUrl);
+const job = JSON.parse(readFileSync(jobPath, 'utf8'));
+const dest = await DockerArchiveReference.parse(job.ref).newDestination();
+try {
+  for (const l of job.layers) await dest.putBlob(createReadStream(l), { mediaType: ${JSON.stringify(MediaType.DockerLayerGzip)} });
+  await dest.putBlob(createReadStream(job.config), { mediaType: ${JSON.stringify(MediaType.DockerConfig)} });
+  await dest.putManifest(readFileSync(job.manifest), ${JSON.stringify(MediaType.DockerManifest)});
+  await dest.commit();
+} finally {
+  await dest.close();
+}
+`,
+  );
+  const moduleUrl = new URL('../src/transports/docker-archive/index.js', import.meta.url).href;
+  await Promise.all(images.map((_, i) => runPeer(process.execPath, [script, moduleUrl, join(jobs, `w${i}.json`)])));
+
+  const items = await archiveItems(archive);
+  assert.equal(items.length, 3, 'every writer\'s image is there');
+  for (const [i, image] of images.entries()) {
+    assert.equal(await configOf(`${archive}:writer/w${i}:v1`), image.configDigest);
+    await verifyImage(`${archive}:writer/w${i}:v1`);
+  }
+  const names = await tarNames(archive);
+  assert.equal(names.filter((n) => n === `${hex(digestOf(base))}.tar`).length, 1);
+  assert.deepEqual(await listDir(out), ['shared.tar'], 'no temporary file or lock left');
+});
+
+test('a gzip-compressed archive stays compressed; a docker save (25+) archive keeps its files', async (t) => {
+  const dir = await setup(t);
+  const a = await makeImage('gza', 1);
+  const b = await makeImage('gzb', 2);
+  const plain = join(dir, 'plain.tar');
+  await wharfWrite(`${plain}:a:1`, a);
+  const gz = join(dir, 'images.tar.gz');
+  await fsp.writeFile(gz, gzipSync(await fsp.readFile(plain)));
+  await wharfWrite(`${gz}:b:1`, b);
+  const bytes = await fsp.readFile(gz);
+  assert.equal(bytes[0], 0x1f);
+  assert.equal(bytes[1], 0x8b);
+  assert.equal(await configOf(`${gz}:a:1`), a.configDigest);
+  assert.equal(await configOf(`${gz}:b:1`), b.configDigest);
+  await verifyImage(`${gz}:@0`);
+  await verifyImage(`${gz}:@1`);
+  assert.ok(gunzipSync(bytes).length > 0);
+
+  // The layout docker save writes since Docker 25: blobs/sha256/<hex> plus an OCI index.json.
+  const modern = join(dir, 'docker25.tar');
+  const blob = (d: Digest): string => `blobs/sha256/${hex(d)}`;
+  await buildArchive(modern, [
+    { name: 'blobs/', data: Buffer.alloc(0) },
+    ...a.layers.map((layer, i) => ({ name: blob(a.diffIDs[i]!), data: layer })),
+    { name: blob(a.configDigest), data: a.config },
+    { name: 'index.json', data: Buffer.from('{"schemaVersion":2,"manifests":[]}') },
+    { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },
+    manifestFile([{ Config: blob(a.configDigest), RepoTags: ['a:1'], Layers: a.diffIDs.map(blob) }]),
+  ].filter((f) => f.name !== 'blobs/'));
+  const shares = imageOf('shares', [a.layers[0]!, b.layers[0]!]);
+  const warnings: string[] = [];
+  const dest = await DockerArchiveDestination.open(ref(`${modern}:shares:1`), { logger: { warn: (m) => warnings.push(m) } });
+  try {
+    for (const l of shares.layers) await dest.putBlob(Readable.from([l]), { mediaType: MediaType.DockerLayerGzip });
+    await dest.putBlob(Readable.from([shares.config]), { mediaType: MediaType.DockerConfig });
+    await dest.putManifest(v2s2(shares), MediaType.DockerManifest);
+    await dest.commit();
+  } finally {
+    await dest.close();
+  }
+  assert.ok(warnings.some((w) => /index\.json/.test(w)), warnings.join('\n'));
+  const names = await tarNames(modern);
+  assert.ok(!names.includes('index.json') && !names.includes('oci-layout'));
+  assert.ok(!names.includes(`${hex(a.diffIDs[0]!)}.tar`), 'the shared layer is named as the old archive names it');
+  const items = await archiveItems(modern);
+  assert.equal(items[1]!.Layers[0], blob(a.diffIDs[0]!));
+  assert.equal(items[0]!.RepoTags[0], 'a:1', 'old tags keep their spelling');
+  await verifyImage(`${modern}:a:1`);
+  await verifyImage(`${modern}:shares:1`);
+  if (requirePeer(t, 'skopeo')) {
+    for (const sel of ['@0', '@1', 'shares:1']) {
+      const { digest, src } = await sourceDigest(`${modern}:${sel}`);
+      await src.close();
+      assert.equal(digest, await skopeoRawDigest(`${modern}:${sel}`), sel);
+    }
+    await runPeer('skopeo', ['copy', '-q', `docker-archive:${modern}:shares:1`, `oci:${join(dir, 'back')}:x`]);
+  }
 });

@@ -388,7 +388,7 @@ function rangeStream(fh: fsp.FileHandle, start: number, length: number, signal?:
 
 function corrupt(err: WharfError): WharfError {
   return new WharfError('DIGEST_MISMATCH', err.message, {
-    hint: 'the existing archive is corrupt, so its images cannot be kept; remove it, write elsewhere, or replace it (overwrite)',
+    hint: 'the existing archive is corrupt, so its images cannot be kept; nothing was changed. Remove it, or write to another path',
     cause: err,
   });
 }
