@@ -492,6 +492,18 @@ describe('exit codes', () => {
     LOCK_TIMEOUT: 1,
     IO_ERROR: 1,
     ABORTED: 130,
+    AUTH_FAILED: 5,
+    DENIED: 5,
+    NETWORK_ERROR: 1,
+    TIMEOUT: 1,
+    REGISTRY_ERROR: 1,
+    TOO_MANY_REDIRECTS: 1,
+    RATE_LIMITED: 1,
+    AUTH_FILE_INVALID: 1,
+    CREDENTIAL_HELPER_FAILED: 1,
+    REGISTRIES_CONF_INVALID: 1,
+    REGISTRY_BLOCKED: 1,
+    CERTS_INVALID: 1,
   };
   for (const [code, exit] of Object.entries(expected)) {
     test(`${code} → ${exit}`, () => {

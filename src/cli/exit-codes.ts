@@ -13,6 +13,8 @@ export const ExitCode = {
   NOT_FOUND: 3,
   /** Content does not match its digest or size: the source is corrupt or was tampered with. */
   INTEGRITY: 4,
+  /** The registry refused the credentials (or there were none) or denied access. */
+  AUTH: 5,
   /** Interrupted by Ctrl-C (SIGINT); nothing half-written is left at the destination. */
   INTERRUPTED: 130,
   /** Terminated by SIGTERM. */
@@ -33,6 +35,8 @@ const BY_CODE: Partial<Record<ErrorCode, ExitCodeValue>> = {
   DIGEST_MISMATCH: ExitCode.INTEGRITY,
   SIZE_MISMATCH: ExitCode.INTEGRITY,
   ABORTED: ExitCode.INTERRUPTED,
+  AUTH_FAILED: ExitCode.AUTH,
+  DENIED: ExitCode.AUTH,
 };
 
 export function exitCodeForCode(code: ErrorCode): ExitCodeValue {
@@ -53,4 +57,5 @@ export const EXIT_CODES_HELP = `Exit codes:
   2    usage error (unknown command or flag, missing operand, malformed reference)
   3    not found (image, manifest, blob, or platform in an index)
   4    integrity failure (content does not match its digest or size)
+  5    authentication failed or access denied by a registry
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM)`;
