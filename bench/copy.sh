@@ -56,23 +56,5 @@ done
 {
   echo "# wharf copy vs skopeo copy, $(date -u +%FT%TZ), $(nproc) cores, $(free -g | awk '/^Mem/ {print $2}') GiB RAM"
   echo "# $(skopeo --version); wharf $("${WHARF[@]}" --version | awk '{print $NF}'); node $(node --version); $RUNS runs each, medians"
-  awk -F'\t' '
-    function med(a, n,   x, y, t) {
-      for (x = 2; x <= n; x++) for (y = x; y > 1 && a[y - 1] > a[y]; y--) { t = a[y]; a[y] = a[y - 1]; a[y - 1] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    { k = $3 "\t" $2; if (!(k in seen)) { seen[k] = 1; order[++no] = k }
-      n[$1, k]++; w[$1, k, n[$1, k]] = $5; c[$1, k, n[$1, k]] = $7 + $8; if ($6 > rss[$1, k]) rss[$1, k] = $6 }
-    END {
-      printf "%-8s %-11s %9s %9s %7s %10s %10s %9s %9s\n", "image", "scenario", "wharf_s", "skopeo_s", "ratio", "wharf_cpu", "skopeo_cpu", "wharf_MB", "skopeo_MB"
-      for (i = 1; i <= no; i++) {
-        k = order[i]; split(k, p, "\t")
-        for (tool in n) {}
-        nw = n["wharf", k]; ns = n["skopeo", k]
-        for (j = 1; j <= nw; j++) { aw[j] = w["wharf", k, j]; cw[j] = c["wharf", k, j] }
-        for (j = 1; j <= ns; j++) { as[j] = w["skopeo", k, j]; cs[j] = c["skopeo", k, j] }
-        mw = med(aw, nw); ms = med(as, ns)
-        printf "%-8s %-11s %9.2f %9.2f %7.2f %10.2f %10.2f %9.0f %9.0f\n", p[1], p[2], mw, ms, mw / ms, med(cw, nw), med(cs, ns), rss["wharf", k] / 1024, rss["skopeo", k] / 1024
-      }
-    }' "$OUT/runs.tsv"
+  awk -F'\t' -f "$HERE/summarize.awk" "$OUT/runs.tsv"
 } | tee "$OUT/results.txt"
