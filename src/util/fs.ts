@@ -74,6 +74,11 @@ export interface LockOptions {
   timeoutMs?: number;
   /** A lock older than this is taken to be left by a crashed process and broken. */
   staleMs?: number;
+  /**
+   * While `fn` runs, touch the lock this often, so that a long holder (writing a large archive) is never taken
+   * for a crashed one. Default: a third of staleMs.
+   */
+  refreshMs?: number;
 }
 
 /**
@@ -105,9 +110,15 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, option
       delay = Math.min(delay * 2, 200);
     }
   }
+  const refresh = setInterval(() => {
+    const now = new Date();
+    fsp.utimes(lockPath, now, now).catch(() => {});
+  }, options.refreshMs ?? Math.max(1000, Math.floor(staleMs / 3)));
+  refresh.unref();
   try {
     return await fn();
   } finally {
+    clearInterval(refresh);
     await fsp.rmdir(lockPath).catch(() => {});
   }
 }

@@ -264,11 +264,6 @@ export class DockerArchiveDestination implements ImageDestination {
       await withLock(
         lockPath,
         async () => {
-          const refresh = setInterval(() => {
-            const now = new Date();
-            fsp.utimes(lockPath, now, now).catch(() => {});
-          }, LOCK_REFRESH_MS);
-          refresh.unref();
           let base: ExistingArchive | undefined;
           try {
             base = this.overwrite ? undefined : await this.currentArchive();
@@ -278,11 +273,10 @@ export class DockerArchiveDestination implements ImageDestination {
               await this.merge(base, image);
             }
           } finally {
-            clearInterval(refresh);
             if (base && base !== this.existing) await base.close();
           }
         },
-        { timeoutMs: LOCK_TIMEOUT_MS, staleMs: LOCK_STALE_MS },
+        { timeoutMs: LOCK_TIMEOUT_MS, staleMs: LOCK_STALE_MS, refreshMs: LOCK_REFRESH_MS },
       );
     }
     this.committed = true;

@@ -143,20 +143,14 @@ export class OciArchiveDestination implements ImageDestination {
       await withLock(
         lockPath,
         async () => {
-          const refresh = setInterval(() => {
-            const now = new Date();
-            fsp.utimes(lockPath, now, now).catch(() => {});
-          }, LOCK_REFRESH_MS);
-          refresh.unref();
           const current = await this.currentArchive();
           try {
             await this.write(current, ours);
           } finally {
-            clearInterval(refresh);
             if (current && current !== this.existing) await current.close();
           }
         },
-        { timeoutMs: LOCK_TIMEOUT_MS, staleMs: LOCK_STALE_MS },
+        { timeoutMs: LOCK_TIMEOUT_MS, staleMs: LOCK_STALE_MS, refreshMs: LOCK_REFRESH_MS },
       );
     }
     this.committed = true;
