@@ -16,6 +16,7 @@ import { MediaType, layerCompression, layerMediaType, type Compression, type Man
 import { chooseInstance, formatPlatform, hostPlatform, platformMatches } from '../oci/platform.js';
 import type { Descriptor, ImageIndex, ImageManifest } from '../oci/types.js';
 import type { ImageDestination, ImageReference, ImageSource } from '../transports/types.js';
+import type { RegistryAccess } from '../transports/docker/access.js';
 import { runPool } from './pool.js';
 import { ProgressStream } from './progress-stream.js';
 import type { CopyEvent, CopyOptions, CopyResult } from './types.js';
@@ -28,9 +29,9 @@ const DEFAULT_CONCURRENCY = 4;
  * everything arrived, and left as it was otherwise.
  */
 export async function copyImage(src: ImageReference, dest: ImageReference, options: CopyOptions = {}): Promise<CopyResult> {
-  const source = await src.newSource(options);
+  const source = await src.newSource(withRegistry(options, options.sourceRegistry));
   try {
-    const destination = await dest.newDestination(options);
+    const destination = await dest.newDestination(withRegistry(options, options.destinationRegistry));
     try {
       const copier = new Copier(source, destination, options);
       const result = await copier.run();
@@ -43,6 +44,11 @@ export async function copyImage(src: ImageReference, dest: ImageReference, optio
   } finally {
     await source.close();
   }
+}
+
+/** The context for one side of a copy: --src-creds and --dest-creds may differ. */
+function withRegistry(options: CopyOptions, side: RegistryAccess | undefined): CopyOptions {
+  return side ? { ...options, registry: side } : options;
 }
 
 interface WrittenManifest {
@@ -250,7 +256,7 @@ class Copier {
 
   private putConfig(desc: Descriptor, bytes: Buffer): Promise<Descriptor> {
     return this.once(desc.digest, async () => {
-      if (await this.dest.tryReuseBlob(desc, this.signal)) return this.skipped(desc, desc, 'config');
+      if (await this.dest.tryReuseBlob(desc, this.signal, this.source)) return this.skipped(desc, desc, 'config');
       this.emit({ type: 'blob-start', digest: desc.digest, size: desc.size, kind: 'config' });
       const stored = await this.dest.putBlob(Readable.from([bytes]), { digest: desc.digest, size: desc.size, mediaType: desc.mediaType }, this.signal);
       this.emit({ type: 'blob-progress', digest: desc.digest, bytes: bytes.length, size: desc.size });
@@ -260,7 +266,7 @@ class Copier {
 
   private copyBlob(desc: Descriptor, kind: 'config' | 'layer', _policy: 'preserve'): Promise<Descriptor> {
     return this.once(desc.digest, async () => {
-      if (await this.dest.tryReuseBlob(desc, this.signal)) return this.skipped(desc);
+      if (await this.dest.tryReuseBlob(desc, this.signal, this.source)) return this.skipped(desc);
       const { stream, size } = await this.source.getBlob(desc, this.signal);
       const expectedSize = desc.size >= 0 ? desc.size : size;
       this.emit({ type: 'blob-start', digest: desc.digest, size: expectedSize, kind });
@@ -294,7 +300,7 @@ class Copier {
       // When the declared compression already is what we want, a blob the destination has can be reused
       // without opening the source.
       const target0 = targetCompression(policy, declared, want);
-      if (target0 === declared && (await this.dest.tryReuseBlob(desc, this.signal))) {
+      if (target0 === declared && (await this.dest.tryReuseBlob(desc, this.signal, this.source))) {
         return this.skipped(desc, this.relabel(desc, declared, format));
       }
       const opened = await this.source.getBlob(desc, this.signal);
@@ -341,7 +347,7 @@ class Copier {
   }
 
   private async copyAsIs(desc: Descriptor, label: Descriptor): Promise<Descriptor> {
-    if (await this.dest.tryReuseBlob(desc, this.signal)) return this.skipped(label);
+    if (await this.dest.tryReuseBlob(desc, this.signal, this.source)) return this.skipped(label);
     const { stream, size } = await this.source.getBlob(desc, this.signal);
     const expectedSize = desc.size >= 0 ? desc.size : size;
     this.emit({ type: 'blob-start', digest: desc.digest, size: expectedSize, kind: 'layer' });

@@ -2,6 +2,7 @@ import type { Digest } from '../digest/index.js';
 import type { Compression, ManifestFormat } from '../oci/media-types.js';
 import type { Platform } from '../oci/types.js';
 import type { Context } from '../transports/types.js';
+import type { RegistryAccess } from '../transports/docker/access.js';
 
 /** Progress of a copy, as events. The CLI turns them into bars on a TTY and lines otherwise. */
 export type CopyEvent =
@@ -33,6 +34,10 @@ export interface CopyOptions extends Context {
   /** Blobs in flight at once (default 4). */
   concurrency?: number;
   onEvent?: (event: CopyEvent) => void;
+  /** Registry settings for the source alone (--src-creds, --src-tls-verify); default: `registry`. */
+  sourceRegistry?: RegistryAccess;
+  /** Registry settings for the destination alone (--dest-creds, --dest-tls-verify); default: `registry`. */
+  destinationRegistry?: RegistryAccess;
 }
 
 export interface CopyResult {

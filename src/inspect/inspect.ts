@@ -18,6 +18,8 @@ import type { InspectOutput, InspectResult } from './types.js';
 export interface InspectOptions extends Context {
   /** Which image of an index to describe; default: the host's platform, as skopeo does. */
   platform?: Platform;
+  /** Do not list the repository's tags (skopeo inspect --no-tags). */
+  noTags?: boolean;
 }
 
 /** What `skopeo inspect` tells about an image, read without fetching any layer. */
@@ -68,7 +70,7 @@ export async function inspectSource(source: ImageSource, options: InspectOptions
     ...(dockerRef ? { Name: dockerRef.name() } : {}),
     Digest: parsedTop.digest,
     // skopeo lists a repository's tags only for registries; for every local transport it prints [].
-    RepoTags: [] as string[],
+    RepoTags: options.noTags || !source.repositoryTags ? [] : await source.repositoryTags(options.signal),
     Created: goTimeString(config.created),
     DockerVersion: config.docker_version ?? '',
     Labels: config.config?.Labels ?? null,

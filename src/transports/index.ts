@@ -1,4 +1,5 @@
 import { dirTransport } from './dir/index.js';
+import { dockerTransport } from './docker/index.js';
 import { dockerArchiveTransport } from './docker-archive/index.js';
 import { ociArchiveTransport } from './oci-archive/index.js';
 import { ociLayoutTransport } from './oci-layout/index.js';
@@ -6,7 +7,7 @@ import { TransportRegistry } from './registry.js';
 
 /** A registry of every transport wharf ships, made fresh for each caller (no shared mutable state). */
 export function defaultTransports(): TransportRegistry {
-  return new TransportRegistry([ociLayoutTransport, dirTransport, dockerArchiveTransport, ociArchiveTransport]);
+  return new TransportRegistry([dockerTransport, ociLayoutTransport, dirTransport, dockerArchiveTransport, ociArchiveTransport]);
 }
 
 export { TransportRegistry } from './registry.js';
@@ -15,3 +16,4 @@ export { OciLayoutReference, ociLayoutTransport } from './oci-layout/index.js';
 export { DirReference, dirTransport } from './dir/index.js';
 export { DockerArchiveReference, dockerArchiveTransport } from './docker-archive/index.js';
 export { OciArchiveReference, ociArchiveTransport } from './oci-archive/index.js';
+export { DockerImageReference, dockerTransport, type RegistryAccess } from './docker/index.js';

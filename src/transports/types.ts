@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../digest/index.js';
 import type { Descriptor, Platform } from '../oci/types.js';
 import type { DockerReference } from '../reference/index.js';
+import type { RegistryAccess } from './docker/access.js';
 
 /** Where a message goes; the CLI decides how it is shown. Nothing in the library writes to the console. */
 export interface Logger {
@@ -15,6 +16,8 @@ export interface Logger {
  */
 export interface Context {
   signal?: AbortSignal;
+  /** Credentials, TLS and registries.conf for registry transports (docker://). */
+  registry?: RegistryAccess;
   /** Scratch directory for temporary files that do not belong inside a destination. Default: os.tmpdir(). */
   tmpDir?: string;
   logger?: Logger;
@@ -65,6 +68,8 @@ export interface ImageSource {
   getBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<BlobStream>;
   /** Tags the source knows the image by (docker-archive RepoTags); empty for most transports. */
   repoTags(): string[];
+  /** Every tag of the image's repository, where the transport has repositories (registries). */
+  repositoryTags?(signal?: AbortSignal): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -92,8 +97,11 @@ export interface PutBlobExpectation {
 export interface ImageDestination {
   readonly reference: ImageReference;
   readonly capabilities: DestinationCapabilities;
-  /** True when the destination already holds this blob, so it need not be sent. */
-  tryReuseBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * True when the destination already holds this blob, so it need not be sent. `source` lets a destination
+   * reuse what it can reach cheaply (a registry mounts a blob from another repository of the same registry).
+   */
+  tryReuseBlob(descriptor: Descriptor, signal?: AbortSignal, source?: ImageSource): Promise<boolean>;
   /**
    * Store a blob. The destination hashes while it writes and verifies `expected.digest`/`size` when given;
    * it returns the descriptor of what it stored. A blob that fails verification is never visible.
