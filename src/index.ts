@@ -49,3 +49,6 @@ export type { InspectOptions } from './inspect/inspect.js';
 export type { InspectResult, InspectOutput, InspectLayer } from './inspect/types.js';
 export { defaultTransports, TransportRegistry } from './transports/index.js';
 export type { ImageReference, ImageSource, ImageDestination, Transport, Context, DestinationCapabilities } from './transports/types.js';
+export { sync, parseSyncYaml } from './sync/index.js';
+export type { SyncOptions, SyncResult, SyncItem, SyncEvent } from './sync/index.js';
+export type { RegistryAccess } from './transports/docker/access.js';
