@@ -123,3 +123,41 @@ test('token auth: a copy between repositories of one registry mounts blobs, with
   assert.ok(scopes.some((s) => s.startsWith('repository:one/app:') && s.includes('pull')), scopes.join(' '));
   assert.ok(scopes.some((s) => s.startsWith('repository:two/app:') && s.includes('push')), scopes.join(' '));
 });
+
+test('hostile token service: a token for another scope is an auth error, and nothing is written', async (t) => {
+  if (!requirePeer(t, 'docker-registry')) return;
+  const reg = await startRegistry(t, { auth: 'token' });
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [IMAGE]);
+  const access = withCreds('alice', reg.users.alice!);
+  await copy(`oci:${src.dir}:v1`, `docker://${reg.host}/one/app:v1`, { registry: access });
+  reg.tokenIssuer!.misbehave('wrong-scope', 1000);
+  const err = await copy(`docker://${reg.host}/one/app:v1`, `oci:${join(dir, 'out')}:v1`, { registry: access }).then(
+    () => assert.fail('expected an auth failure'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof WharfError && ['AUTH_FAILED', 'DENIED'].includes(err.code), String(err));
+  assert.ok(!String((err as WharfError).message).includes(reg.users.alice!));
+  await assert.rejects(import('node:fs/promises').then((fs) => fs.stat(join(dir, 'out'))));
+});
+
+test('TLS: a registry with a private CA works through certs.d, and fails without it', async (t) => {
+  if (!requirePeer(t, 'docker-registry')) return;
+  const reg = await startRegistry(t, { tls: true });
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [IMAGE]);
+  const { readFile } = await import('node:fs/promises');
+  const ca = await readFile(reg.caCertPath!);
+  const trusted: RegistryAccess = { tlsFiles: async (host) => (host === reg.host ? { ca: [ca] } : undefined) };
+  const r = await copy(`oci:${src.dir}:v1`, `docker://${reg.host}/tls/app:v1`, { registry: trusted });
+  assert.equal(r.digest, src.images[0]!.manifest.digest);
+  const err = await inspect(`docker://${reg.host}/tls/app:v1`, { registry: {} }).then(
+    () => assert.fail('an unknown CA must be refused'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof WharfError, String(err));
+  assert.match(`${err.message} ${err.hint}`, /certificate|tls/i);
+  // --tls-verify=false accepts it.
+  const info = await inspect(`docker://${reg.host}/tls/app:v1`, { registry: { tlsVerify: false } });
+  assert.equal(info.output.Digest, r.digest);
+});
