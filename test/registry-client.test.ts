@@ -3,6 +3,7 @@
  * no auth, htpasswd Basic auth and token auth through the test token issuer; and skopeo on the other side.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -181,11 +182,12 @@ test('no auth: cross-repository mount, tag pagination, catalog, one connection r
 
   const tags = ['a', 'b', 'c', 'd', 'e'];
   for (const tag of tags) await pushImage(c, 'paged/repo', tag, 'same');
-  const before = accessLog(reg, 'GET', '/v2/paged/repo/tags/list').length;
+  // distribution 2.8 accepts n= on tags/list but answers with one page (3.0 paginates; the fake registry of
+  // the hostile tests does): the client must give the same answer either way.
   const listed: string[] = [];
   for await (const tag of c.listTags('paged/repo', undefined, { pageSize: 2 })) listed.push(tag);
   assert.deepEqual(listed.sort(), tags);
-  assert.equal(accessLog(reg, 'GET', '/v2/paged/repo/tags/list').length - before, 3, 'three pages of two');
+  assert.match(reg.logs(), /"GET \/v2\/paged\/repo\/tags\/list\?n=2 HTTP/);
   const all: string[] = [];
   for await (const tag of c.listTags('paged/repo')) all.push(tag);
   assert.deepEqual(all.sort(), tags);
@@ -196,9 +198,13 @@ test('no auth: cross-repository mount, tag pagination, catalog, one connection r
     (e: WharfError) => e.code === 'IMAGE_NOT_FOUND',
   );
 
+  // The catalog does paginate in 2.8: Link: <…>; rel="next", one repository per page.
+  const before = accessLog(reg, 'GET', '/v2/_catalog').length;
   const repos: string[] = [];
   for await (const r of c.catalog!(undefined, { pageSize: 1 })) repos.push(r);
   assert.deepEqual(repos.sort(), ['dst/repo', 'paged/repo', 'src/repo']);
+  assert.ok(accessLog(reg, 'GET', '/v2/_catalog').length - before >= 3, 'one page per repository');
+  assert.ok(accessLog(reg, 'GET', '/v2/_catalog?last=').length >= 2, 'the next pages come from the Link header');
 
   // Keep-alive: many requests, few connections (the registry logs each request, not connections; count ours).
   const sockets = new Set<unknown>();
@@ -206,7 +212,8 @@ test('no auth: cross-repository mount, tag pagination, catalog, one connection r
   const agent = (c2 as unknown as { http: { agentFor(u: URL): import('node:http').Agent } }).http.agentFor(c2.baseUrl);
   agent.on('free', (s) => sockets.add(s));
   for (let i = 0; i < 10; i++) await c2.headBlob('src/repo', desc.digest);
-  assert.equal(sockets.size, 1, 'sequential requests reuse one connection');
+  // (A response is handed back a tick before its socket is free, so a second connection may open; never more.)
+  assert.ok(sockets.size <= 2, `sequential requests reuse their connections (${sockets.size} for 11 requests)`);
 });
 
 test('mirror endpoint with a namespace prefix: repositories live under the prefix', async (t) => {
@@ -450,4 +457,34 @@ test('skopeo pushes, wharf pulls the same digests', async (t) => {
       for await (const _ of src) void _;
     });
   }
+});
+
+test('TLS: a registry with its own CA is trusted through tls.ca, refused without it, accepted unverified when asked', async (t) => {
+  let reg: RunningRegistry;
+  try {
+    reg = await startRegistry(t, { tls: true });
+  } catch (err) {
+    if (/test skipped/.test(String(err))) return;
+    throw err;
+  }
+  const ca = await readFile(reg.caCertPath!);
+  const trusted = client(t, reg, { scheme: 'https', tls: { ca: [ca] } });
+  await trusted.ping();
+  const img = await pushImage(trusted, 'secure/app', 'v1');
+  assert.equal((await trusted.getManifest('secure/app', 'v1', MANIFEST_TYPES)).digest, img.digest);
+
+  const untrusted = client(t, reg, { scheme: 'https' });
+  await assert.rejects(untrusted.ping(), (e: WharfError) => {
+    assert.equal(e.code, 'NETWORK_ERROR');
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /TLS/);
+    assert.match(e.hint ?? '', /certs\.d|tls-verify/);
+    return true;
+  });
+  const insecure = client(t, reg, { scheme: 'https', tls: { rejectUnauthorized: false } });
+  assert.equal((await insecure.getManifest('secure/app', 'v1', MANIFEST_TYPES)).digest, img.digest);
+
+  // Plain HTTP against the TLS port: a clear error, not a hang.
+  const plain = client(t, reg, { scheme: 'http', retryTimes: 0 });
+  await assert.rejects(plain.ping(), (e: WharfError) => e instanceof WharfError);
 });

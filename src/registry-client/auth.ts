@@ -128,8 +128,12 @@ function parseOne(s: string, registry: string): Challenge[] {
       let value: string;
       if (s[i] === '"') value = quoted();
       else {
-        value = token();
+        // RFC 9110 wants a token here; registries in the wild also send bare URLs (realm=https://…).
+        const start = i;
+        while (i < n && !/[\s,"]/.test(s[i]!)) i++;
+        value = s.slice(start, i);
         if (!value) throw malformed(registry, `parameter "${cleanText(name, 40)}" has no value`);
+        if (/[\u0000-\u001f\u007f]/.test(value)) throw malformed(registry, 'control character in a value');
       }
       const key = name.toLowerCase();
       if (key in challenge.params) throw malformed(registry, `parameter "${cleanText(name, 40)}" appears twice`);
@@ -216,8 +220,10 @@ interface CachedToken {
 }
 
 export interface AuthenticatorOptions {
-  /** The registry endpoint, for messages and for the credentials callback. */
+  /** The registry host, for messages. */
   registry: string;
+  /** What the credentials callback is asked for (the endpoint as configured); default `registry`. */
+  credentialsKey?: string;
   credentials?: CredentialsSource | undefined;
   transport: HttpTransport;
   userAgent: string;
@@ -272,7 +278,7 @@ export class Authenticator {
     this.credsPromise ??= (async () => {
       let creds: RegistryCredentials | undefined;
       try {
-        creds = typeof src === 'function' ? await src(this.options.registry) : src;
+        creds = typeof src === 'function' ? await src(this.options.credentialsKey ?? this.options.registry) : src;
       } catch (err) {
         this.credsPromise = undefined;
         if (err instanceof WharfError) throw err;

@@ -149,6 +149,7 @@ export class RegistryClient {
     });
     this.auth = new Authenticator({
       registry: host,
+      credentialsKey: options.endpoint,
       credentials: options.credentials,
       transport: this.http,
       userAgent: this.userAgent,
@@ -352,6 +353,10 @@ export class RegistryClient {
       throw await this.fail(res, ctx);
     };
     const stream = Readable.from(this.blobChunks(first, open, size, ctx.what, signal), { objectMode: false, highWaterMark: 1 << 20 });
+    // Destroyed before the first read, the generator never runs its cleanup: release the response here.
+    stream.once('close', () => {
+      if (!first.body.readableEnded) first.body.destroy();
+    });
     if (signal) addAbortSignal(signal, stream);
     return { stream, size };
   }
@@ -521,7 +526,7 @@ export class RegistryClient {
         return;
       }
       const e = await this.fail(res, ctx);
-      if (!e.retryable) void this.cancelUpload(session.location, name);
+      if (!e.retryable) await this.cancelUpload(session.location, name);
       throw e;
     });
   }
@@ -589,7 +594,7 @@ export class RegistryClient {
             committed = kept;
           } else {
             this.warn(`${ctx.what}: the upload session to ${this.registryName}/${name} is gone; starting it again`);
-            void this.cancelUpload(session.location, name);
+            await this.cancelUpload(session.location, name);
             session = await this.retrying(ctx.what, signal, () => this.startUpload(name, ctx, signal));
             committed = 0;
           }
@@ -619,7 +624,7 @@ export class RegistryClient {
         throw await this.fail(res, ctx);
       });
     } catch (err) {
-      void this.cancelUpload(session.location, name);
+      await this.cancelUpload(session.location, name);
       throw err;
     } finally {
       if (reader !== firstReader) reader.close();
@@ -694,7 +699,10 @@ export class RegistryClient {
   /** Best effort: a failed upload is cancelled so that the registry can drop what it received. */
   private async cancelUpload(location: URL, name: string): Promise<void> {
     try {
-      const res = await this.sendOnce({ method: 'DELETE', url: location, scopes: [push(name)], ctx: { registry: this.registryName, what: 'upload cancel' } });
+      const res = await this.sendOnce(
+        { method: 'DELETE', url: location, scopes: [push(name)], ctx: { registry: this.registryName, what: 'upload cancel' } },
+        AbortSignal.timeout(Math.min(this.timeoutMs, 10_000)),
+      );
       discard(res);
     } catch {
       /* the registry expires abandoned uploads anyway */
@@ -934,9 +942,10 @@ export class RegistryClient {
             res.body.destroy();
             return undefined;
           });
-    let status = res.status;
+    const status = res.status;
     const challenge = res.headers['www-authenticate'];
-    if (status === 401 && /insufficient_scope/i.test(String(challenge ?? ''))) status = 403;
+    // A 401 that says insufficient_scope after a fresh token: the token service did not grant the access.
+    const insufficient = status === 401 && /insufficient_scope/i.test(String(challenge ?? ''));
     if (status === 401 && challenge === undefined && !parseErrorBody(body)) {
       return new RegistryError(
         'AUTH_FAILED',
@@ -944,7 +953,7 @@ export class RegistryClient {
         { status, hint: 'the registry (or a proxy in front of it) is misconfigured, or it expects credentials wharf was not given' },
       );
     }
-    const err = errorForStatus(status, body, ctx, parseRetryAfter(res.headers['retry-after']));
+    const err = errorForStatus(status, body, ctx, parseRetryAfter(res.headers['retry-after']), insufficient ? 'DENIED' : undefined);
     return this.scrub(err);
   }
 

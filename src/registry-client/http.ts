@@ -29,6 +29,7 @@ export interface HttpRequest {
 }
 
 export interface HttpResponse {
+  method: string;
   status: number;
   headers: IncomingHttpHeaders;
   url: URL;
@@ -104,7 +105,7 @@ export class HttpTransport {
           r.setTimeout(0);
           // A body error before anyone listens must not crash the process.
           res.on('error', () => {});
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res });
+          resolve({ method: req.method, status: res.statusCode ?? 0, headers: res.headers, url, body: res });
         },
       );
       r.setTimeout(this.options.timeoutMs, () => {
@@ -243,8 +244,10 @@ function tooLarge(what: string, cap: number, declared?: number): WharfError {
 /** Throw a response away, keeping the connection when the body is small, dropping it when it is large or unknown. */
 export function discard(res: HttpResponse): void {
   const len = contentLength(res.headers);
-  if (res.body.complete || res.body.destroyed) return;
-  if (len !== undefined && len <= 64 * 1024) {
+  if (res.body.destroyed || res.body.readableEnded) return;
+  // Even a complete body must be read to its end before node hands the connection back to the pool.
+  const bodiless = res.method === 'HEAD' || res.status === 204 || res.status === 304;
+  if (bodiless || res.body.complete || (len !== undefined && len <= 64 * 1024)) {
     const timer = setTimeout(() => res.body.destroy(), 10_000);
     res.body.once('close', () => clearTimeout(timer));
     res.body.resume();

@@ -68,7 +68,6 @@ export function parseErrorBody(body: Buffer | undefined): RegistryErrorBody | un
 
 /** Registry-supplied text, made safe to print: one line, no control characters, bounded. */
 export function cleanText(s: string, max = 300): string {
-  // eslint-disable-next-line no-control-regex
   const one = s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
   return one.length > max ? `${one.slice(0, max - 3)}...` : one;
 }
@@ -79,8 +78,13 @@ export function errorForStatus(
   body: Buffer | undefined,
   ctx: ErrorContext,
   retryAfterMs?: number,
+  registryCodeOverride?: string,
 ): WharfError {
   const parsed = parseErrorBody(body);
+  if (registryCodeOverride) {
+    if (parsed) parsed.code = registryCodeOverride;
+    else return errorForStatus(status, Buffer.from(JSON.stringify({ errors: [{ code: registryCodeOverride, message: '' }] })), ctx, retryAfterMs);
+  }
   const where = ctx.repo ? `${ctx.registry}/${ctx.repo}` : ctx.registry;
   const said = parsed?.message ? `: ${cleanText(parsed.message)}` : '';
   const regCode = parsed?.code || undefined;
@@ -183,9 +187,10 @@ function authHint(ctx: ErrorContext): string {
 
 function deniedHint(ctx: ErrorContext): string {
   const act = ctx.action ? `${ctx.action} ` : '';
+  const what = ctx.repo ?? ctx.registry;
   return ctx.hadCredentials
-    ? `the account has no ${act}permission on ${ctx.repo ?? ctx.registry}`
-    : `log in (wharf login ${ctx.registry}) with an account that has ${act}permission on ${ctx.repo ?? ctx.registry}`;
+    ? `the account has no ${act}permission on ${what}, or ${what} does not exist`
+    : `${what} may not exist, or it needs credentials: log in (wharf login ${ctx.registry}) with an account that has ${act}permission`;
 }
 
 function rateHint(retryAfterMs?: number): string {
