@@ -649,7 +649,7 @@ describe('wharf command', () => {
     assert.equal(r.stderr, `wharf: error: unknown flag --quite for 'wharf copy'\n  hint: did you mean --quiet?\n`);
     r = await cli(['--all', 'copy', 'oci:a', 'oci:b'], lib);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /hint: --all is a flag of 'wharf copy': put it after the command/);
+    assert.match(r.stderr, /hint: --all is a flag of 'wharf copy', 'wharf logout' and 'wharf sync': put it after the command/);
   });
 
   test('missing and extra operands', async () => {
@@ -826,7 +826,8 @@ describe('wharf inspect', () => {
     const r = await cli(['inspect', '--platform', 'linux/arm64', '--tmpdir', 'scratch', 'oci:/l:x'], lib, { cwd: '/work' });
     assert.equal(r.code, 0);
     assert.equal(r.stdout, inspectJson(INSPECT_RESULT.output));
-    assert.deepEqual(calls[0]!.args[1], { signal: (calls[0]!.args[1] as { signal: AbortSignal }).signal, platform: { os: 'linux', architecture: 'arm64' }, tmpDir: '/work/scratch' });
+    const passed = calls[0]!.args[1] as { signal: AbortSignal; logger: unknown };
+    assert.deepEqual(passed, { signal: passed.signal, logger: passed.logger, platform: { os: 'linux', architecture: 'arm64' }, tmpDir: '/work/scratch' });
   });
 
   test('--raw prints the manifest bytes unchanged; --config the config', async () => {

@@ -7,14 +7,27 @@ import { WharfError } from '../errors.js';
 import { parseArgs, suggest, usageError } from './args.js';
 import type { ParsedArgs } from './args.js';
 import { copyCommand } from './commands/copy.js';
+import { deleteCommand } from './commands/delete.js';
 import { inspectCommand } from './commands/inspect.js';
+import { listTagsCommand } from './commands/list-tags.js';
+import { loginCommand, logoutCommand } from './commands/login.js';
 import { manifestDigestCommand } from './commands/manifest-digest.js';
+import { syncCommand } from './commands/sync.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { sanitizeForTerminal } from './format.js';
 import { GLOBAL_FLAGS, commandHelp, mainHelp } from './help.js';
 import type { CliIO, CliLibrary, Command } from './types.js';
 
-export const COMMANDS: readonly Command[] = [copyCommand, inspectCommand, manifestDigestCommand];
+export const COMMANDS: readonly Command[] = [
+  copyCommand,
+  inspectCommand,
+  listTagsCommand,
+  deleteCommand,
+  loginCommand,
+  logoutCommand,
+  syncCommand,
+  manifestDigestCommand,
+];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);
@@ -25,7 +38,9 @@ function flagOfCommand(name: string): string | undefined {
   const owners = COMMANDS.filter((c) => c.flags.some((f) => f.name === name || f.short === name));
   if (owners.length === 0) return undefined;
   const dash = name.length === 1 ? '-' : '--';
-  return `${dash}${name} is a flag of ${owners.map((c) => `'wharf ${c.name}'`).join(' and ')}: put it after the command`;
+  const names = owners.map((c) => `'wharf ${c.name}'`);
+  const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+  return `${dash}${name} is a flag of ${list}: put it after the command`;
 }
 
 /** Whether argv asks for JSON errors, looked up before parsing so that usage errors honour it too. */

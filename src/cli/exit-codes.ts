@@ -13,7 +13,7 @@ export const ExitCode = {
   NOT_FOUND: 3,
   /** Content does not match its digest or size: the source is corrupt or was tampered with. */
   INTEGRITY: 4,
-  /** The registry refused the credentials (or there were none) or denied access. */
+  /** The registry refused the credentials (or there were none) or denied access; or not logged in (logout, login --get-login). */
   AUTH: 5,
   /** Interrupted by Ctrl-C (SIGINT); nothing half-written is left at the destination. */
   INTERRUPTED: 130,
@@ -57,5 +57,5 @@ export const EXIT_CODES_HELP = `Exit codes:
   2    usage error (unknown command or flag, missing operand, malformed reference)
   3    not found (image, manifest, blob, or platform in an index)
   4    integrity failure (content does not match its digest or size)
-  5    authentication failed or access denied by a registry
+  5    authentication failed or access denied by a registry; not logged in (logout, login --get-login)
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM)`;

@@ -11,6 +11,9 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
 ];
 
 export const REFERENCES_HELP = `Image references:
+  docker://[REGISTRY/]REPOSITORY[:TAG|@DIGEST]
+                                        an image in a registry; without REGISTRY, registries.conf's
+                                        unqualified-search-registries are tried in order (docker.io if none)
   oci:DIR[:TAG]                         an OCI image layout directory
   dir:DIR                               a directory of manifest and blobs (as skopeo's dir:)
   docker-archive:FILE[:NAME:TAG|:@N]    a tarball from 'docker save'
@@ -34,7 +37,7 @@ export function flagsTable(flags: readonly FlagSpec[]): string {
 
 export function mainHelp(version: string, commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
-  return `wharf ${version}: inspect and copy container images, without a daemon
+  return `wharf ${version}: inspect, copy and sync container images, without a daemon
 
 Usage:
   wharf [global flags] COMMAND [flags] OPERANDS…
@@ -54,7 +57,9 @@ ${EXIT_CODES_HELP}
 
 Examples:
   wharf inspect oci:./layout:latest
+  wharf inspect docker://quay.io/podman/stable:latest
   wharf copy docker-archive:app.tar oci:./layout:app
+  wharf copy --dest-tls-verify=false oci:./layout:app docker://localhost:5000/app:1
   wharf copy --help
 `;
 }

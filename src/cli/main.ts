@@ -10,7 +10,7 @@ import { WharfError } from '../errors.js';
 import * as library from '../index.js';
 import { run } from './app.js';
 import { ExitCode } from './exit-codes.js';
-import type { CliLibrary } from './types.js';
+import type { CliIO, CliLibrary } from './types.js';
 
 const lib: CliLibrary = library;
 
@@ -35,11 +35,19 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-const code = await run(
-  process.argv.slice(2),
-  { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), signal: controller.signal },
-  lib,
-);
+const io: CliIO = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  // Only touched by the commands that read input (login): opening process.stdin has side effects on a terminal.
+  get stdin() {
+    return process.stdin;
+  },
+  env: process.env,
+  cwd: process.cwd(),
+  uid: process.getuid?.(),
+  signal: controller.signal,
+};
+const code = await run(process.argv.slice(2), io, lib);
 const exit = received === 'SIGTERM' && code === ExitCode.INTERRUPTED ? ExitCode.TERMINATED : code;
 process.exitCode = exit;
 // Exit once both streams are flushed, even if a handle was left open somewhere.

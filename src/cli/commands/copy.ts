@@ -7,6 +7,7 @@ import { parsePlatform } from '../../oci/platform.js';
 import type { ParsedArgs } from '../args.js';
 import { usageError } from '../args.js';
 import { ProgressRenderer } from '../progress.js';
+import { REGISTRY_HELP, RegistrySetup, isDockerReference, twoSidedRegistryFlags } from '../registry-access.js';
 import type { Command } from '../types.js';
 
 /** What `wharf copy` flags ask of the copy engine, apart from signal/tmpDir/logger/onEvent. Exported for tests. */
@@ -77,7 +78,13 @@ With --json, a summary is printed on stdout at the end:
 
 Multi-platform images (an index): by default the image for this machine is copied (or the one given with
 --platform). --all copies the whole index; --all with --platform copies an index of just those platforms;
---platform given more than once does the same.`,
+--platform given more than once does the same.
+
+Registries (docker://) as source, destination or both: blobs the destination registry has are skipped, blobs
+in another repository of the same registry are mounted rather than uploaded. Credentials and TLS settings are
+given per side (--src-creds, --dest-tls-verify=false, …); --authfile and --tls-verify apply to both sides.
+
+${REGISTRY_HELP}`,
   flags: [
     { name: 'quiet', short: 'q', type: 'boolean', help: 'print nothing but errors' },
     { name: 'format', short: 'f', type: 'string', placeholder: 'FORMAT', choices: ['oci', 'v2s2', 'v2s1'], help: 'manifest format to write (default: the source\'s, if the destination stores it; v2s1 is not supported)' },
@@ -88,6 +95,7 @@ Multi-platform images (an index): by default the image for this machine is copie
     { name: 'platform', type: 'string', placeholder: 'OS/ARCH[/VARIANT]', repeatable: true, help: 'image of an index to copy instead of this machine\'s' },
     { name: 'digestfile', type: 'string', placeholder: 'FILE', help: 'write the digest of the copied manifest to FILE (no newline)' },
     { name: 'json', type: 'boolean', help: 'print a JSON summary on stdout, and errors as JSON on stderr' },
+    ...twoSidedRegistryFlags(),
   ],
   operands: { min: 2, max: 2, names: 'SOURCE and DESTINATION' },
   takesReferences: true,
@@ -96,12 +104,17 @@ Multi-platform images (an index): by default the image for this machine is copie
     'wharf copy --format v2s2 oci-archive:image.tar dir:./image',
     'wharf copy --all oci:./mirror:multi oci:./copy:multi',
     'wharf copy -q --digestfile digest.txt --dest-compress-format zstd oci:./a:v1 oci:./b:v1',
+    'wharf copy --dest-tls-verify=false oci:./layout:v1 docker://localhost:5000/team/app:v1',
+    'wharf copy --src-creds alice --dest-authfile ci-auth.json docker://registry.example.com/app:1 docker://mirror.example.com/app:1',
   ],
   async run(ctx) {
     const { args, io, lib } = ctx;
     const flagOpts = copyOptionsFromFlags(args);
     const src = lib.parseReference(args.operands[0]!);
     const dest = lib.parseReference(args.operands[1]!);
+    const setup = new RegistrySetup(io, ctx.signal, `wharf/${lib.VERSION}`);
+    const sourceRegistry = isDockerReference(src) ? await setup.access(args, 'src-') : undefined;
+    const destinationRegistry = isDockerReference(dest) ? await setup.access(args, 'dest-') : undefined;
     const digestFile = args.str('digestfile');
     const quiet = args.bool('quiet');
 
@@ -111,6 +124,8 @@ Multi-platform images (an index): by default the image for this machine is copie
       : new ProgressRenderer({ out: io.stderr, isTTY, now: ctx.now, ...(io.stderr.columns ? { columns: io.stderr.columns } : {}) });
     const opts: CopyOptions = {
       ...flagOpts,
+      ...(sourceRegistry ? { sourceRegistry } : {}),
+      ...(destinationRegistry ? { destinationRegistry } : {}),
       signal: ctx.signal,
       logger: {
         warn: (m) => {

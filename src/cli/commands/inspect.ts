@@ -4,6 +4,7 @@ import type { ImageConfig, Platform } from '../../oci/types.js';
 import { usageError } from '../args.js';
 import { humanAge, humanSize, keyValueTable, shellWords } from '../format.js';
 import { goMap, goMarshalIndent, goTime } from '../../util/go-json.js';
+import { REGISTRY_HELP, RETRY_TIMES_FLAG, RegistrySetup, isDockerReference, registryFlags } from '../registry-access.js';
 import type { Command } from '../types.js';
 
 /** `skopeo inspect` output: Go's MarshalIndent of the InspectOutput struct (Labels and annotations are Go maps). */
@@ -129,7 +130,7 @@ export function inspectTable(name: string, result: InspectResult, now: number, i
 export const inspectCommand: Command = {
   name: 'inspect',
   summary: 'Show an image: a summary like skopeo inspect, its manifest, its config, or a table',
-  usage: '[--raw] [--config] [--format json|table] [--platform OS/ARCH[/VARIANT]] REFERENCE',
+  usage: '[--raw] [--config] [--format json|table] [--platform OS/ARCH[/VARIANT]] [--no-tags] [registry flags] REFERENCE',
   description: `
 Print what is known about the image at REFERENCE. By default the output is the JSON of 'skopeo inspect'
 (same fields, order, indentation and escaping), so scripts written for skopeo keep working.
@@ -140,12 +141,20 @@ Print what is known about the image at REFERENCE. By default the output is the J
   --format table      a summary for people: digest, size, layers, platform, user, env, entrypoint, labels…
 
 When REFERENCE names an index (multi-platform image), the image for this machine's platform is described,
-or the one chosen with --platform; --format table also lists every platform of the index.`,
+or the one chosen with --platform; --format table also lists every platform of the index.
+
+For docker:// references only the manifest and the config are fetched, never a layer; RepoTags lists every
+tag of the repository (all pages), unless --no-tags.
+
+${REGISTRY_HELP}`,
   flags: [
     { name: 'raw', type: 'boolean', help: 'print the raw manifest (or config, with --config), unchanged' },
     { name: 'config', type: 'boolean', help: 'print the image configuration instead of the summary' },
     { name: 'format', type: 'string', placeholder: 'FORMAT', choices: ['json', 'table'], help: 'output format (default json)' },
     { name: 'platform', type: 'string', placeholder: 'OS/ARCH[/VARIANT]', help: 'which image of an index to describe (default: this machine\'s)' },
+    { name: 'no-tags', short: 'n', type: 'boolean', help: 'do not list the repository\'s tags in RepoTags (saves requests on large repositories)' },
+    ...registryFlags(''),
+    RETRY_TIMES_FLAG,
   ],
   operands: { min: 1, max: 1, names: 'REFERENCE' },
   takesReferences: true,
@@ -154,6 +163,8 @@ or the one chosen with --platform; --format table also lists every platform of t
     'wharf inspect --format table docker-archive:app.tar',
     'wharf inspect --config oci-archive:image.tar | jq .config.Env',
     'wharf inspect --raw --platform linux/arm64 oci:./layout:multi',
+    'wharf inspect --no-tags docker://quay.io/podman/stable:latest',
+    'wharf inspect --tls-verify=false --creds alice docker://localhost:5000/team/app:1.4',
   ],
   async run(ctx) {
     const { args, io, lib } = ctx;
@@ -166,10 +177,14 @@ or the one chosen with --platform; --format table also lists every platform of t
     const platformSpec = args.str('platform');
     const platform = platformSpec === undefined ? undefined : parsePlatform(platformSpec);
     const ref = lib.parseReference(args.operands[0]!);
+    const registry = isDockerReference(ref) ? await new RegistrySetup(io, ctx.signal, `wharf/${lib.VERSION}`).access(args, '') : undefined;
     const result = await lib.inspect(ref, {
       signal: ctx.signal,
+      logger: ctx.logger,
       ...(platform ? { platform } : {}),
       ...(ctx.tmpDir ? { tmpDir: ctx.tmpDir } : {}),
+      ...(registry ? { registry } : {}),
+      ...(args.bool('no-tags') ? { noTags: true } : {}),
     });
     if (config && raw) {
       // rawConfig is absent only for schema 1 images, which have no config blob: print the synthesized one.
