@@ -324,6 +324,7 @@ insecure = true
     ok(r, 'inspect of a short name');
     assert.equal(JSON.parse(r.stdout).Digest, layout.ref('v1').digest);
     assert.match(r.stderr, new RegExp(`using ${second.host.replace(/\./g, '\\.')}/${name}`));
+    assert.equal(JSON.parse(r.stdout).Name, `${second.host}/${name}`, 'Name is where the short name resolved to');
     assert.equal(r.stdout.includes('using'), false, 'the note goes to stderr only');
     // copy from a short name too.
     const c = await wharf(['copy', '-q', `docker://${name}:latest`, `oci:${join(dir, 'out')}:x`], { env });

@@ -64,7 +64,7 @@ export async function inspectSource(source: ImageSource, options: InspectOptions
     throw new WharfError('UNSUPPORTED', 'nested indexes are not supported by inspect');
   }
 
-  const dockerRef = source.reference.dockerReference();
+  const dockerRef = source.resolvedReference?.() ?? source.reference.dockerReference();
   // Field order is skopeo's (Go struct order): scripts and diffs of the two outputs line up.
   const output = {
     ...(dockerRef ? { Name: dockerRef.name() } : {}),

@@ -68,6 +68,11 @@ export interface ImageSource {
   getBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<BlobStream>;
   /** Tags the source knows the image by (docker-archive RepoTags); empty for most transports. */
   repoTags(): string[];
+  /**
+   * The docker reference the image was actually read from, when it differs from the reference's own (a short
+   * name resolved through registries.conf, a mirror).
+   */
+  resolvedReference?(): DockerReference | undefined;
   /** Every tag of the image's repository, where the transport has repositories (registries). */
   repositoryTags?(signal?: AbortSignal): Promise<string[]>;
   close(): Promise<void>;

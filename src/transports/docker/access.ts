@@ -25,6 +25,16 @@ export interface RegistryAccess {
   userAgent?: string;
 }
 
+/**
+ * Docker Hub is named docker.io in references and auth files, but its API answers at registry-1.docker.io
+ * (docker.io itself only redirects browsers), as the docker and containers tools know.
+ */
+export function apiEndpoint(endpoint: string): string {
+  const { host, prefix } = splitEndpoint(endpoint);
+  if (host !== 'docker.io' && host !== 'index.docker.io') return endpoint;
+  return prefix ? `registry-1.docker.io/${prefix}` : 'registry-1.docker.io';
+}
+
 /** Split `host[:port][/path]` (a mirror location may carry a path) into the host and the path prefix. */
 export function splitEndpoint(endpoint: string): { host: string; prefix: string } {
   const slash = endpoint.indexOf('/');
@@ -44,7 +54,8 @@ export async function openClient(
   signal?: AbortSignal,
 ): Promise<RegistryClient> {
   const { host } = splitEndpoint(endpoint);
-  const allowInsecure = insecure || access.tlsVerify === false;
+  // An explicit --tls-verify wins over registries.conf's `insecure`, both ways.
+  const allowInsecure = access.tlsVerify === undefined ? insecure : !access.tlsVerify;
   const files = await access.tlsFiles?.(host);
   const tls: TlsOptions = {};
   if (files?.ca.length) tls.ca = files.ca;
@@ -54,7 +65,7 @@ export async function openClient(
   const credentialsKey = `${host}/${repo}`;
   const make = (scheme: 'https' | 'http'): RegistryClient => {
     const options: ConstructorParameters<typeof RegistryClient>[0] = {
-      endpoint,
+      endpoint: apiEndpoint(endpoint),
       scheme,
       tls,
       credentials: async () => {

@@ -28,8 +28,10 @@ interface Candidate {
 export class DockerSource implements ImageSource {
   private constructor(
     readonly reference: DockerImageReference,
-    /** The registry and repository the image was found in (a mirror, or the short name's resolution). */
+    /** The image's name after short-name resolution (a mirror serving it does not change its name). */
     readonly resolved: DockerReference,
+    /** The registry the bytes come from: the resolved one, or a mirror of it. */
+    private readonly endpointDomain: string,
     private readonly client: RegistryClient,
     private readonly repo: string,
     private readonly top: ManifestBlob,
@@ -50,8 +52,7 @@ export class DockerSource implements ImageSource {
         if (reference.shortName !== undefined || candidate.source.mirror) {
           ctx.logger?.warn(`${reference.toString().slice('docker://'.length)}: using ${where}${candidate.source.mirror ? ' (mirror)' : ''}`);
         }
-        const resolved = parseDockerReference(`${where}${rewritten.tag ? `:${rewritten.tag}` : ''}${rewritten.digest ? `@${rewritten.digest}` : ''}`);
-        return new DockerSource(reference, resolved, client, rewritten.path, { bytes: m.bytes, mediaType: m.mediaType });
+        return new DockerSource(reference, candidate.ref, rewritten.domain, client, rewritten.path, { bytes: m.bytes, mediaType: m.mediaType });
       } catch (err) {
         client?.close();
         tried.push(where);
@@ -81,6 +82,10 @@ export class DockerSource implements ImageSource {
     return [];
   }
 
+  resolvedReference(): DockerReference {
+    return this.resolved;
+  }
+
   /** Every tag of the repository, as skopeo inspect lists them in RepoTags. */
   async repositoryTags(signal?: AbortSignal): Promise<string[]> {
     const tags: string[] = [];
@@ -90,7 +95,7 @@ export class DockerSource implements ImageSource {
 
   /** Where the blobs of this source live, for cross-repository mounts at a destination on the same registry. */
   location(): { domain: string; repo: string } {
-    return { domain: this.resolved.domain, repo: this.repo };
+    return { domain: this.endpointDomain, repo: this.repo };
   }
 
   async close(): Promise<void> {
