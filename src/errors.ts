@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'LOCK_TIMEOUT'
   | 'IO_ERROR'
   | 'ABORTED'
+  | 'LAYER_INVALID'
   | 'USAGE'
   // registry-client/: the distribution API over HTTP
   | 'AUTH_FAILED'

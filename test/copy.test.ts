@@ -88,3 +88,39 @@ test('a v2s2 image converts to OCI in an oci: layout, blobs unchanged, and skope
   const sk = JSON.parse(await runPeer('skopeo', ['inspect', `oci:${join(dir, 'ours')}:v1`]));
   assert.equal(sk.Digest, ours.digest);
 });
+
+test('a gzip layer that is corrupt in the middle is a digest error, even when decompression fails first', async (t) => {
+  const { corruptBlob } = await import('./helpers/images.js');
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [IMAGE]);
+  await corruptBlob(src.dir, src.images[0]!.layers[0]!.digest);
+  // docker-archive decompresses, so zlib meets the damage before the digest is complete.
+  await assert.rejects(copy(`oci:${src.dir}:v1`, `docker-archive:${join(dir, 'a.tar')}:x/y:z`), (err: unknown) => {
+    assert.ok(err instanceof WharfError);
+    assert.equal(err.code, 'DIGEST_MISMATCH', err.message);
+    return true;
+  });
+});
+
+test('a layer that matches its digest but is not valid gzip is LAYER_INVALID, not a digest error', async (t) => {
+  const { writeFile } = await import('node:fs/promises');
+  const { createHash } = await import('node:crypto');
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [IMAGE]);
+  // Rewrite the layer with a gzip header followed by garbage, and fix up the digests so everything "verifies".
+  const bad = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), Buffer.alloc(5000, 0xab)]);
+  const badDigest = `sha256:${createHash('sha256').update(bad).digest('hex')}`;
+  await writeFile(join(src.dir, 'blobs', 'sha256', badDigest.slice(7)), bad);
+  const img = src.images[0]!;
+  const manifest = JSON.parse(img.manifest.bytes.toString());
+  manifest.layers[0] = { ...manifest.layers[0], digest: badDigest, size: bad.length };
+  const mBytes = Buffer.from(JSON.stringify(manifest));
+  const mDigest = `sha256:${createHash('sha256').update(mBytes).digest('hex')}`;
+  await writeFile(join(src.dir, 'blobs', 'sha256', mDigest.slice(7)), mBytes);
+  await writeFile(join(src.dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest: mDigest, size: mBytes.length, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }));
+  await assert.rejects(copy(`oci:${src.dir}:v1`, `docker-archive:${join(dir, 'a.tar')}:x/y:z`), (err: unknown) => {
+    assert.ok(err instanceof WharfError);
+    assert.equal(err.code, 'LAYER_INVALID', err.message);
+    return true;
+  });
+});

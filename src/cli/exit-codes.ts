@@ -34,6 +34,7 @@ const BY_CODE: Partial<Record<ErrorCode, ExitCodeValue>> = {
   PLATFORM_NOT_FOUND: ExitCode.NOT_FOUND,
   DIGEST_MISMATCH: ExitCode.INTEGRITY,
   SIZE_MISMATCH: ExitCode.INTEGRITY,
+  LAYER_INVALID: ExitCode.INTEGRITY,
   ABORTED: ExitCode.INTERRUPTED,
   AUTH_FAILED: ExitCode.AUTH,
   DENIED: ExitCode.AUTH,

@@ -1,4 +1,4 @@
-import { Readable, type Duplex } from 'node:stream';
+import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, digestOf, type Digest } from '../digest/index.js';
 import { WharfError, asWharfError } from '../errors.js';
@@ -327,8 +327,33 @@ class Copier {
       const transformed = chain(sniffed.stream, stages);
       // Decompressed output must be the layer's diff_id: the config says so, and the destination verifies it.
       const expect = target === 'none' && diffId ? { digest: diffId, mediaType } : { mediaType };
-      const stored = await this.dest.putBlob(transformed, expect, this.signal);
+      let stored: Descriptor;
+      try {
+        stored = await this.dest.putBlob(transformed, expect, this.signal);
+      } catch (err) {
+        throw dec && isDecompressionError(err) ? await this.explainBadCompression(desc, actual, err) : err;
+      }
       return this.done(desc, { ...stored, mediaType });
+    });
+  }
+
+  /**
+   * A layer failed to decompress. A corrupt blob usually does so before its last byte is hashed, so whether
+   * the blob is damaged (a digest error, the common case) or well-formed but not valid compressed data is
+   * found out by hashing the whole blob once more; this costs a second read only on the failure path.
+   */
+  private async explainBadCompression(desc: Descriptor, compression: Compression, err: unknown): Promise<WharfError> {
+    const where = `layer ${desc.digest} from ${this.source.reference}`;
+    try {
+      const { stream } = await this.source.getBlob(desc, this.signal);
+      await pipeline(stream, new DigestingStream({ digest: desc.digest, size: desc.size, where }), new Writable({ write: (_c, _e, cb) => cb() }), { signal: this.signal });
+    } catch (verifyErr) {
+      if (verifyErr instanceof WharfError && (verifyErr.code === 'DIGEST_MISMATCH' || verifyErr.code === 'SIZE_MISMATCH')) return verifyErr;
+    }
+    const detail = err instanceof Error ? (rootCause(err).message ?? err.message) : String(err);
+    return new WharfError('LAYER_INVALID', `${where} matches its digest but is not valid ${compression} data: ${detail}`, {
+      hint: 'the image was built with a broken compressor; it cannot be converted, only copied as it is',
+      cause: err,
     });
   }
 
@@ -405,6 +430,21 @@ function targetCompression(
     case 'preserve':
       return actual;
   }
+}
+
+/** zlib's own errors (Z_DATA_ERROR: "incorrect data check", …), possibly wrapped by a destination. */
+function isDecompressionError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('Z_')) return true;
+  }
+  return false;
+}
+
+function rootCause(err: Error): Error {
+  let e: Error = err;
+  for (let depth = 0; e.cause instanceof Error && depth < 5; depth++) e = e.cause;
+  return e;
 }
 
 /** Pipe a source through stages; an error in any of them destroys the whole chain. */

@@ -103,7 +103,15 @@ export class ExistingArchive {
   static async open(path: string, ctx: Context = {}): Promise<ExistingArchive> {
     for (let attempt = 1; ; attempt++) {
       const before = await statOrThrow(path);
-      const reader = await DockerArchiveReader.open(path, ctx);
+      let reader: DockerArchiveReader;
+      try {
+        reader = await DockerArchiveReader.open(path, ctx);
+      } catch (err) {
+        // Another writer renamed a new archive over the path while it was being read: read it again.
+        const now = await fsp.stat(path).catch(() => undefined);
+        if (attempt < OPEN_ATTEMPTS && now && !sameIdentity(before, now)) continue;
+        throw err;
+      }
       let fh: fsp.FileHandle | undefined;
       try {
         fh = await fsp.open(reader.tarPath, 'r');
