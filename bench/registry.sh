@@ -58,7 +58,7 @@ reset
 for t in $(seq 1 20); do "${SK[@]}" copy -q --dest-tls-verify=false "oci:$OCI/debian:latest" "docker://$REG/bench/tags:t$t" >>"$OUT/commands.log" 2>&1; done
 for ((r = 1; r <= RUNS; r++)); do
   timed wharf sync20 debian "$r" 'rm -rf "$S/sync"; mkdir -p "$S/sync"' "${WHARF[@]}" sync -q --src docker --dest dir --src-tls-verify=false "$REG/bench/tags" "$S/sync"
-  timed skopeo sync20 debian "$r" 'rm -rf "$S/sync"; mkdir -p "$S/sync"' "${SK[@]}" sync -q --src docker --dest dir --src-tls-verify=false "$REG/bench/tags" "$S/sync"
+  timed skopeo sync20 debian "$r" 'rm -rf "$S/sync"; mkdir -p "$S/sync"' "${SK[@]}" sync --src docker --dest dir --src-tls-verify=false "$REG/bench/tags" "$S/sync"
 done
 "$SHARED/bench/registry.sh" stop >>"$OUT/commands.log" 2>&1
 

@@ -49,6 +49,14 @@ export type { InspectOptions } from './inspect/inspect.js';
 export type { InspectResult, InspectOutput, InspectLayer } from './inspect/types.js';
 export { defaultTransports, TransportRegistry } from './transports/index.js';
 export type { ImageReference, ImageSource, ImageDestination, Transport, Context, DestinationCapabilities } from './transports/types.js';
-export { sync, parseSyncYaml } from './sync/index.js';
+import type { SyncOptions, SyncResult } from './sync/index.js';
 export type { SyncOptions, SyncResult, SyncItem, SyncEvent } from './sync/index.js';
+
+/**
+ * Copy many images at once, as `skopeo sync` does (see SyncOptions). Loaded on first use: the YAML parser it
+ * brings is not worth loading for every inspect or copy.
+ */
+export async function sync(options: SyncOptions): Promise<SyncResult> {
+  return (await import('./sync/index.js')).sync(options);
+}
 export type { RegistryAccess } from './transports/docker/access.js';

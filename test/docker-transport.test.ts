@@ -43,7 +43,7 @@ test('push to a registry and pull back: digests kept, skopeo agrees', async (t) 
   // A second push sends nothing: every blob is already there.
   const again = await copy(`oci:${src.dir}:v1`, `docker://${reg.host}/team/app:v1`, { registry: INSECURE });
   assert.equal(again.bytesWritten, 0);
-  assert.equal(again.blobsSkipped, 3);
+  assert.equal(again.blobsCopied, 0, 'the registry already names this manifest: nothing to send');
 });
 
 test('wharf pulls what skopeo pushed, and by digest', async (t) => {

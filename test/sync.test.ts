@@ -85,7 +85,7 @@ test('docker → dir of a repository with 3 tags, then dir → docker into anoth
   const again = await sync({ src: 'dir', dest: 'docker', source: usb, destination: `${reg2.host}/mirror`, destinationRegistry: INSECURE });
   assert.equal(again.copied.length, 3);
   assert.equal(again.bytesWritten, 0);
-  assert.ok(again.copied.every((c) => c.blobsCopied === 0 && c.blobsSkipped === 3));
+  assert.ok(again.copied.every((c) => c.blobsCopied === 0 && c.bytesWritten === 0));
   // And a second sync into the directory replaces the images in place.
   const redo = await sync({ src: 'docker', dest: 'dir', source: `${reg1.host}/team/app`, destination: usb, sourceRegistry: INSECURE });
   assert.equal(redo.copied.length, 3);

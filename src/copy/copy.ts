@@ -83,6 +83,8 @@ class Copier {
     this.emit({ type: 'copy-start', source: this.source.reference.toString(), destination: this.dest.reference.toString() });
     const top = await this.source.getManifest(undefined, this.signal);
     const parsed = parseManifest(top.bytes, top.mediaType || undefined, `manifest of ${this.source.reference}`);
+    const present = await this.alreadyPresent(parsed);
+    if (present) return present;
     let written: WrittenManifest;
     if (parsed.kind === 'index' && (this.options.all || this.options.platforms?.length)) {
       written = await this.copyIndex(parsed);
@@ -104,6 +106,22 @@ class Copier {
       blobsCopied: this.blobsCopied,
       blobsSkipped: this.blobsSkipped,
     };
+  }
+
+  /**
+   * A copy that would write, unchanged, the manifest the destination already names has nothing to do: a
+   * registry only accepts a manifest whose blobs it holds. One HEAD instead of one per blob (as skopeo does).
+   */
+  private async alreadyPresent(parsed: ParsedManifest): Promise<CopyResult | undefined> {
+    if (!this.dest.existingManifestDigest || this.options.format || this.options.compression || this.options.platforms?.length) return undefined;
+    let wouldWrite = parsed.digest;
+    if (parsed.kind === 'index' && !this.options.all) {
+      wouldWrite = chooseInstance(parsed.manifest, this.options.platform ?? hostPlatform()).digest;
+    }
+    const existing = await this.dest.existingManifestDigest(this.signal).catch(() => undefined);
+    if (existing !== wouldWrite) return undefined;
+    this.options.logger?.debug?.(`${this.dest.reference} already holds ${existing}; nothing to copy`);
+    return { digest: existing, mediaType: parsed.mediaType, bytesWritten: 0, blobsCopied: 0, blobsSkipped: 0 };
   }
 
   private parseChild(bytes: Buffer, desc: Descriptor): ParsedManifest {

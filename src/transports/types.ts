@@ -117,6 +117,11 @@ export interface ImageDestination {
    * a child of the index that is put last, without `instance`.
    */
   putManifest(bytes: Buffer, mediaType: string, instance?: Digest): Promise<void>;
+  /**
+   * The digest of the manifest the destination reference names now, if the destination can tell cheaply (a
+   * registry answers a HEAD). When it is the digest a copy would write, the copy has nothing to do.
+   */
+  existingManifestDigest?(signal?: AbortSignal): Promise<Digest | undefined>;
   /** Make everything put so far visible, atomically where the storage allows it. */
   commit(): Promise<void>;
   /** Release resources; if commit was not called, discard everything so the location is left as it was. */

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { WharfError } from '../../errors.js';
 import type { ManifestFormat } from '../../oci/media-types.js';
-import { sync as librarySync } from '../../sync/index.js';
 import type { SyncEvent, SyncFailure, SyncOptions, SyncResult } from '../../sync/index.js';
 import { usageError } from '../args.js';
 import { ExitCode } from '../exit-codes.js';
@@ -129,7 +128,7 @@ ${REGISTRY_HELP}`,
     const started = ctx.now();
     let result: SyncResult;
     try {
-      result = await (ctx.lib.sync ?? librarySync)(options);
+      result = await (ctx.lib.sync ?? (await import('../../sync/index.js')).sync)(options);
     } catch (err) {
       // The first failure stopped the sync: say how far it got (if it got to copying) before the error is reported.
       const sofar = reporter.counts();

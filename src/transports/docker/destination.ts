@@ -11,7 +11,7 @@ import { streamToFile } from '../../util/fs.js';
 import type { Context, DestinationCapabilities, ImageDestination, ImageSource, PutBlobExpectation } from '../types.js';
 import { openClient } from './access.js';
 import type { DockerImageReference } from './reference.js';
-import { DockerSource } from './source.js';
+import { DockerSource, MANIFEST_ACCEPT } from './source.js';
 
 /**
  * Pushes to a registry. Blobs it has are skipped (HEAD), blobs another repository of the same registry has are
@@ -81,6 +81,11 @@ export class DockerDestination implements ImageDestination {
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
     }
+  }
+
+  async existingManifestDigest(signal?: AbortSignal): Promise<Digest | undefined> {
+    const ref = this.reference.ref.digest ?? this.reference.ref.tag ?? 'latest';
+    return (await this.client.headManifest(this.repo, ref, MANIFEST_ACCEPT, signal))?.digest;
   }
 
   async putManifest(bytes: Buffer, mediaType: string, instance?: Digest): Promise<void> {
