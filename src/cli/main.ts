@@ -6,6 +6,7 @@
  * Ctrl-C (SIGINT) or SIGTERM aborts the running operation through an AbortSignal; the command then exits with
  * 130 (143 for SIGTERM) after the library has cleaned up. A second signal exits at once.
  */
+import { setMaxListeners } from 'node:events';
 import { WharfError } from '../errors.js';
 import * as library from '../index.js';
 import { run } from './app.js';
@@ -15,6 +16,8 @@ import type { CliIO, CliLibrary } from './types.js';
 const lib: CliLibrary = library;
 
 const controller = new AbortController();
+// Every request of a long copy or sync listens to this signal: many listeners are expected.
+setMaxListeners(0, controller.signal);
 let received: NodeJS.Signals | undefined;
 
 function onSignal(name: NodeJS.Signals): void {

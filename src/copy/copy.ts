@@ -1,4 +1,6 @@
 import { Readable, Writable, type Duplex } from 'node:stream';
+import { setMaxListeners } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, digestOf, type Digest } from '../digest/index.js';
 import { WharfError, asWharfError } from '../errors.js';
@@ -17,11 +19,12 @@ import { chooseInstance, formatPlatform, hostPlatform, platformMatches } from '.
 import type { Descriptor, ImageIndex, ImageManifest } from '../oci/types.js';
 import type { ImageDestination, ImageReference, ImageSource } from '../transports/types.js';
 import type { RegistryAccess } from '../transports/docker/access.js';
-import { runPool } from './pool.js';
+import { Limiter, runPool } from './pool.js';
 import { ProgressStream } from './progress-stream.js';
 import type { CopyEvent, CopyOptions, CopyResult } from './types.js';
 
-const DEFAULT_CONCURRENCY = 4;
+/** Blobs in flight at once: as containers/image does; enough to keep both a disk and a network busy. */
+const DEFAULT_CONCURRENCY = 6;
 
 /**
  * Copy an image (or, with `all`/`platforms`, an index and its images) from one reference to another.
@@ -63,6 +66,11 @@ class Copier {
   private readonly signal: AbortSignal;
   /** Blobs already handled in this copy (shared layers across the images of an index), by source digest. */
   private readonly blobs = new Map<Digest, Promise<Descriptor>>();
+  /**
+   * Recompressing or decompressing layers is CPU work: more of them at once than there are cores only adds
+   * memory (each holds blocks in flight), not speed. Plain copies are not limited by this.
+   */
+  private readonly transforms = new Limiter(Math.max(2, availableParallelism()));
   private bytesWritten = 0;
   private blobsCopied = 0;
   private blobsSkipped = 0;
@@ -74,6 +82,8 @@ class Copier {
   ) {
     this.emit = options.onEvent ?? (() => {});
     this.signal = options.signal ? AbortSignal.any([options.signal, this.controller.signal]) : this.controller.signal;
+    // Every request and stream of the copy listens to this one signal; dozens at once is normal, not a leak.
+    setMaxListeners(0, this.signal);
     if (options.format && options.format !== 'oci' && options.format !== 'v2s2') {
       throw new WharfError('USAGE', `unknown manifest format "${options.format}"`, { hint: 'use oci or v2s2' });
     }
@@ -347,7 +357,7 @@ class Copier {
       const expect = target === 'none' && diffId ? { digest: diffId, mediaType } : { mediaType };
       let stored: Descriptor;
       try {
-        stored = await this.dest.putBlob(transformed, expect, this.signal);
+        stored = await this.transforms.run(() => this.dest.putBlob(transformed, expect, this.signal));
       } catch (err) {
         throw dec && isDecompressionError(err) ? await this.explainBadCompression(desc, actual, err) : err;
       }

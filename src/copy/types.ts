@@ -31,7 +31,7 @@ export interface CopyOptions extends Context {
   platforms?: Platform[];
   /** Which image to take from an index when neither all nor platforms is given; default: the host's. */
   platform?: Platform;
-  /** Blobs in flight at once (default 4). */
+  /** Blobs in flight at once (default 6). */
   concurrency?: number;
   onEvent?: (event: CopyEvent) => void;
   /** Registry settings for the source alone (--src-creds, --src-tls-verify); default: `registry`. */
