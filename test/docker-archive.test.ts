@@ -20,6 +20,7 @@ import {
   dockerArchiveTransport,
   legacyLayers,
 } from '../src/transports/docker-archive/index.js';
+import { fileHeader } from '../src/transports/docker-archive/destination.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -658,10 +659,16 @@ test('blobs are staged in ctx.tmpDir when given, and removed after commit', asyn
   await fsp.mkdir(outDir);
   const image = await makeImage('tmp', 1);
   const dest = await ref(join(outDir, 'a.tar')).newDestination({ tmpDir: scratch });
+  // A layer of a new archive goes straight into the temporary archive beside the path, hidden…
   await dest.putBlob(Readable.from([image.layers[0]!]), { mediaType: MediaType.DockerLayerGzip });
   assert.equal((await listDir(scratch)).length, 1);
-  assert.deepEqual(await listDir(outDir), []);
+  assert.equal((await listDir(join(scratch, (await listDir(scratch))[0]!))).length, 0);
+  const temp = await listDir(outDir);
+  assert.equal(temp.length, 1);
+  assert.match(temp[0]!, /^\..*\.wharf-tmp$/);
+  // …and the config (not a layer) is staged in tmpDir.
   await dest.putBlob(Readable.from([image.config]), { mediaType: MediaType.DockerConfig });
+  assert.equal((await listDir(join(scratch, (await listDir(scratch))[0]!))).length, 1);
   await dest.putManifest(v2s2(image), MediaType.DockerManifest);
   await dest.commit();
   await dest.close();
@@ -682,6 +689,118 @@ test('a copy that fails while writing the archive leaves no file', async (t) => 
   await expectError(dest.commit(), 'ABORTED');
   await dest.close();
   assert.deepEqual(await listDir(dir), []);
+});
+
+test('layers are streamed into the new archive: one at a time, others staged; same headers as TarWriter', async (t) => {
+  const dir = await setup(t);
+  // The header written in place is the one TarWriter writes for the same entry.
+  for (const size of [0, 1, 511, 512, 513, 70_000, 0o77777777777]) {
+    const name = `${hex(digestOf(String(size)))}.tar`;
+    const pass = new PassThrough();
+    const done = streamToBuffer(pass);
+    const w = new TarWriter(pass);
+    const source = new Readable({ read() {} });
+    const adding = w.addFile(name, size, source, { mode: 0o444 }).catch(() => {});
+    source.destroy();
+    await adding;
+    pass.end();
+    const expected = (await done).subarray(0, 512);
+    assert.ok((await fileHeader(name, size)).equals(expected), `header for ${size} bytes`);
+  }
+
+  const image = await makeImage('direct', 4);
+  const path = join(dir, 'out.tar');
+  const dest = (await ref(`${path}:d:1`).newDestination()) as DockerArchiveDestination;
+  try {
+    // Slow sources, so that several layers arrive at once; and a bad one, which must leave no trace.
+    const slow = (buf: Buffer): Readable => {
+      const parts = [buf.subarray(0, 100), buf.subarray(100, 2000), buf.subarray(2000)];
+      return new Readable({
+        read() {
+          const next = parts.shift();
+          setTimeout(() => this.push(next ?? null), 5);
+        },
+      });
+    };
+    const bad = dest.putBlob(slow(image.layers[1]!), { mediaType: MediaType.DockerLayerGzip, digest: image.diffIDs[0]! });
+    await expectError(bad, 'DIGEST_MISMATCH');
+    await Promise.all(image.layers.map((l, i) => dest.putBlob(slow(l), { mediaType: MediaType.DockerLayerGzip, digest: image.diffIDs[i]! })));
+    await expectError(dest.putBlob(slow(image.layers[2]!), { mediaType: MediaType.DockerLayerGzip, size: 3 }), 'SIZE_MISMATCH');
+    await dest.putBlob(slow(image.layers[3]!), { mediaType: MediaType.DockerLayerGzip }); // again: dropped
+    await dest.putBlob(Readable.from([image.config]), { mediaType: MediaType.DockerConfig });
+    await dest.putManifest(v2s2(image), MediaType.DockerManifest);
+    await dest.commit();
+  } finally {
+    await dest.close();
+  }
+  assert.deepEqual(await listDir(dir), ['out.tar']);
+  await verifyImage(path);
+  const names = await tarNames(path);
+  const layerNames = image.diffIDs.map((d) => `${hex(d)}.tar`);
+  assert.deepEqual(names.slice(0, 4).sort(), [...layerNames].sort(), 'the layers come first (in arrival order)');
+  assert.equal(names[4], `${hex(image.configDigest)}.json`);
+  assert.deepEqual(names.slice(-2), ['manifest.json', 'repositories']);
+  assert.equal(new Set(names).size, names.length, 'no entry twice');
+  // The archive ends right after its end-of-archive blocks: nothing of the bad blobs is left past it.
+  const entries = await indexTarFile(path);
+  const last = entries[entries.length - 1]!;
+  assert.equal((await fsp.stat(path)).size, last.dataOffset + Math.ceil(last.size / 512) * 512 + 1024);
+});
+
+test('a streamed layer the image does not use is not kept; an archive that appeared by commit is merged', async (t) => {
+  const dir = await setup(t);
+  const image = await makeImage('extra', 2);
+  const stray = await makeLayer({ stray: 'not in the image' });
+  const path = join(dir, 'out.tar');
+  const dest = await ref(`${path}:e:1`).newDestination();
+  try {
+    await dest.putBlob(Readable.from([stray]), { mediaType: MediaType.DockerLayerGzip });
+    for (const l of image.layers) await dest.putBlob(Readable.from([l]), { mediaType: MediaType.DockerLayerGzip });
+    await dest.putBlob(Readable.from([image.config]), { mediaType: MediaType.DockerConfig });
+    await dest.putManifest(v2s2(image), MediaType.DockerManifest);
+    await dest.commit();
+  } finally {
+    await dest.close();
+  }
+  assert.ok(!(await tarNames(path)).includes(`${hex(digestOf(stray))}.tar`));
+  await verifyImage(path);
+  assert.deepEqual(await listDir(dir), ['out.tar']);
+
+  // Opened while the path was free, committed after another writer created an archive there: merged.
+  const path2 = join(dir, 'later.tar');
+  const other = await makeImage('other', 1);
+  const late = await ref(`${path2}:late:1`).newDestination();
+  try {
+    for (const l of image.layers) await late.putBlob(Readable.from([l]), { mediaType: MediaType.DockerLayerGzip });
+    await late.putBlob(Readable.from([image.config]), { mediaType: MediaType.DockerConfig });
+    await late.putManifest(v2s2(image), MediaType.DockerManifest);
+    await wharfWrite(`${path2}:other:1`, other);
+    await late.commit();
+  } finally {
+    await late.close();
+  }
+  assert.deepEqual((await archiveItems(path2)).map((i) => i.RepoTags), [['docker.io/library/other:1'], ['docker.io/library/late:1']]);
+  await verifyImage(`${path2}:late:1`);
+  await verifyImage(`${path2}:other:1`);
+  assert.deepEqual(await listDir(dir), ['later.tar', 'out.tar']);
+});
+
+test('an abort while a layer streams into the archive leaves the path as it was', async (t) => {
+  const dir = await setup(t);
+  const image = await makeImage('abort', 1);
+  const path = join(dir, 'out.tar');
+  await fsp.writeFile(path, 'old contents');
+  const before = await fingerprint(path);
+  const ac = new AbortController();
+  const dest = await DockerArchiveDestination.open(ref(path), { signal: ac.signal }, { overwrite: true });
+  const source = new Readable({ read() {} });
+  source.push(image.layers[0]!.subarray(0, 1000));
+  const putting = dest.putBlob(source, { mediaType: MediaType.DockerLayerGzip });
+  setTimeout(() => ac.abort(), 20);
+  await assert.rejects(putting);
+  await dest.close();
+  assert.equal(await fingerprint(path), before);
+  assert.deepEqual(await listDir(dir), ['out.tar']);
 });
 
 test('an image with the same layer twice: read and written as skopeo does', async (t) => {

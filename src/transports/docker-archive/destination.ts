@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, promises as fsp, type Stats } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fsp, type Stats } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
-import { Writable, type Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import { digestAlgorithm, type Digest } from '../../digest/index.js';
+import { DigestingStream, digestAlgorithm, type Digest } from '../../digest/index.js';
 import { NotFoundError, WharfError, asWharfError } from '../../errors.js';
-import { TarWriter, normalizeTarPath } from '../../archive/tar.js';
-import { MediaType } from '../../oci/media-types.js';
+import { TAR_BLOCK, TarWriter, normalizeTarPath } from '../../archive/tar.js';
+import { MediaType, isLayerMediaType } from '../../oci/media-types.js';
 import { MAX_CONFIG_BYTES, parseConfig, parseManifest } from '../../oci/manifest.js';
 import type { Descriptor } from '../../oci/types.js';
 import { parseDockerReference, type DockerReference } from '../../reference/index.js';
@@ -38,9 +38,31 @@ export const DOCKER_ARCHIVE_CAPABILITIES: DestinationCapabilities = Object.freez
 });
 
 interface StagedBlob {
+  /** A staging file (the whole file), or the direct archive (an entry's data at `offset`). */
   path: string;
+  offset: number;
   size: number;
+  /** Whether the blob is already an entry of the direct archive (named by layerFileName). */
+  direct: boolean;
 }
+
+/**
+ * The temporary archive beside the path, opened with the destination when it writes a new file: layers are
+ * streamed straight into it as tar entries while the copy runs, so each is written once. commit() appends the
+ * rest of the archive to it and renames it into place (or, when it must merge after all, reads the layers back
+ * from it like staged files).
+ */
+interface DirectArchive {
+  path: string;
+  fh: fsp.FileHandle;
+  /** The end of the last complete entry: where the next one goes. */
+  end: number;
+  /** Whether a blob is being streamed into it (one at a time). */
+  busy: boolean;
+}
+
+/** The largest size a ustar header holds (11 octal digits); a larger entry needs a PAX header, so is staged. */
+const MAX_USTAR_SIZE = 0o77777777777;
 
 interface PendingImage {
   configDigest: Digest;
@@ -75,9 +97,15 @@ const LOCK_TIMEOUT_MS = 30 * 60_000;
  * (uncompressed, named by diff_id), `<hex>.json` config, legacy `<id>/{layer.tar,VERSION,json}` folders,
  * `manifest.json` and `repositories`.
  *
- * Blobs are staged (hashed and verified) in a scratch folder; commit() writes the tar to a temporary file
- * beside the destination, fsyncs it and renames it into place, so an uncommitted or failed copy leaves the
- * path exactly as it was (same file, same bytes) and no temporary file beside it.
+ * When the archive is a new file (nothing at the path, an empty file, or overwrite), a temporary archive is
+ * opened beside the path with the destination, and each layer is streamed straight into it as a tar entry
+ * (hashed and verified as it passes; a bad one is cut off again), so it is written once; one layer streams
+ * in at a time, and layers arriving meanwhile are staged. Other blobs (the config) are staged (hashed and
+ * verified) in a scratch folder. commit() appends the staged layers, the config, legacy folders,
+ * manifest.json and repositories to the temporary archive (layer files thus come in arrival order), fsyncs
+ * it and renames it into place, so an uncommitted or failed copy leaves the path exactly as it was (same
+ * file, same bytes) and no temporary file beside it. When an archive must be merged after all (one appeared
+ * at the path by commit), the streamed layers are read back from the temporary archive like staged files.
  *
  * Writing into an existing archive adds the image, the way `docker save a b` archives hold several images
  * (skopeo refuses instead: "docker-archive doesn't support modifying existing images"):
@@ -117,6 +145,7 @@ export class DockerArchiveDestination implements ImageDestination {
   private readonly repoTags: DockerReference[] = [];
   private image: PendingImage | undefined;
   private tempTar: string | undefined;
+  private direct: DirectArchive | undefined;
   private committed = false;
   private closed = false;
 
@@ -156,6 +185,8 @@ export class DockerArchiveDestination implements ImageDestination {
       throw asWharfError(err, 'IO_ERROR', `preparing to write ${reference.toString()}`);
     }
     const dest = new DockerArchiveDestination(reference, target, kind, staging, ctx, overwrite, existing);
+    // A new file (or one replaced): stream layers straight into the archive. Merging keeps staging.
+    if (kind === 'file' && !existing) await dest.openDirect();
     if (options.additionalTags?.length) {
       try {
         dest.addRepoTags(options.additionalTags);
@@ -193,21 +224,90 @@ export class DockerArchiveDestination implements ImageDestination {
       stream.destroy();
       throw new WharfError('UNSUPPORTED', `docker-archive stores sha256 blobs only, not ${expected.digest}`);
     }
+    const where = `blob ${expected.digest ?? '(new)'} for ${this.reference.toString()}`;
+    signal ??= this.ctx.signal;
+    const d = this.direct;
+    if (
+      d &&
+      isLayerMediaType(expected.mediaType) &&
+      !(expected.size !== undefined && expected.size > MAX_USTAR_SIZE) &&
+      !(expected.digest && this.blobs.has(expected.digest))
+    ) {
+      // One blob at a time streams into the archive; one arriving meanwhile is staged (its source keeps flowing).
+      if (!d.busy) {
+        d.busy = true;
+        try {
+          return await this.putDirect(d, stream, expected, where, signal);
+        } finally {
+          d.busy = false;
+        }
+      }
+    }
     const incoming = join(this.staging, `incoming-${randomBytes(8).toString('hex')}`);
-    const { digest, size } = await streamToFile(
-      stream,
-      incoming,
-      { digest: expected.digest, size: expected.size, where: `blob ${expected.digest ?? '(new)'} for ${this.reference.toString()}` },
-      signal ?? this.ctx.signal,
-    );
+    const { digest, size } = await streamToFile(stream, incoming, { digest: expected.digest, size: expected.size, where }, signal);
     if (this.blobs.has(digest)) {
       await fsp.rm(incoming, { force: true });
     } else {
       const path = join(this.staging, digest.replace(':', '-'));
       await fsp.rename(incoming, path);
-      this.blobs.set(digest, { path, size });
+      this.blobs.set(digest, { path, offset: 0, size, direct: false });
     }
     return { mediaType: expected.mediaType, digest, size };
+  }
+
+  /** Open the temporary archive beside the path; on failure, blobs are simply staged. */
+  private async openDirect(): Promise<void> {
+    const path = tempPathBeside(this.target);
+    try {
+      const fh = await fsp.open(path, 'wx', 0o644);
+      this.direct = { path, fh, end: 0, busy: false };
+    } catch (err) {
+      await fsp.rm(path, { force: true }).catch(() => {});
+      this.ctx.logger?.debug?.(`${this.reference.toString()}: cannot write beside ${this.target} now (${(err as Error).message}); staging blobs`);
+    }
+  }
+
+  /**
+   * Stream a layer into the direct archive as a tar entry: a placeholder header, the bytes (hashed and
+   * verified as they pass), padding, then the real header written in place. A blob that fails (digest, size,
+   * abort, I/O) is cut off again: the archive ends where the last good entry does.
+   */
+  private async putDirect(d: DirectArchive, stream: Readable, expected: PutBlobExpectation, where: string, signal: AbortSignal | undefined): Promise<Descriptor> {
+    const start = d.end;
+    const dataStart = start + TAR_BLOCK;
+    const digester = new DigestingStream({ digest: expected.digest, size: expected.size, where });
+    const sink = new PositionalWriter(d.fh, dataStart);
+    try {
+      if (this.closed || this.committed) throw new WharfError('USAGE', `${this.reference.toString()}: the destination is closed`);
+      await writeAllAt(d.fh, Buffer.alloc(TAR_BLOCK), start);
+      try {
+        await pipeline(stream, digester, sink, signal ? { signal } : {});
+      } finally {
+        await sink.settled();
+      }
+      const digest = digester.digest();
+      const size = digester.bytes;
+      if (this.blobs.has(digest)) {
+        await d.fh.truncate(start);
+      } else if (size > MAX_USTAR_SIZE) {
+        // Too large for a ustar header: move it out to a staging file; commit() writes it with a PAX header.
+        const path = join(this.staging, digest.replace(':', '-'));
+        await pipeline(createReadStream(d.path, { start: dataStart, end: dataStart + size - 1, highWaterMark: 1 << 20 }), createWriteStream(path, { flags: 'wx' }));
+        await d.fh.truncate(start);
+        this.blobs.set(digest, { path, offset: 0, size, direct: false });
+      } else {
+        const end = dataStart + roundUpBlock(size);
+        if (end > dataStart + size) await writeAllAt(d.fh, Buffer.alloc(end - dataStart - size), dataStart + size);
+        await writeAllAt(d.fh, await fileHeader(layerFileName(digest), size), start);
+        d.end = end;
+        this.blobs.set(digest, { path: d.path, offset: dataStart, size, direct: true });
+      }
+      return { mediaType: expected.mediaType, digest, size };
+    } catch (err) {
+      stream.destroy();
+      await d.fh.truncate(start).catch(() => {});
+      throw asWharfError(err, 'IO_ERROR', `writing ${where}`);
+    }
   }
 
   async putManifest(bytes: Buffer, mediaType: string, instance?: Digest): Promise<void> {
@@ -260,6 +360,8 @@ export class DockerArchiveDestination implements ImageDestination {
     if (this.kind === 'stream') {
       await this.writeOut(false, (tar) => this.writeFresh(tar, image));
     } else {
+      const d = this.direct;
+      if (d?.busy) throw new WharfError('USAGE', `${this.reference.toString()}: commit() while a blob is still being written`);
       const lockPath = join(dirname(this.target), `.${basename(this.target)}.wharf-lock`);
       await withLock(
         lockPath,
@@ -268,7 +370,10 @@ export class DockerArchiveDestination implements ImageDestination {
           try {
             base = this.overwrite ? undefined : await this.currentArchive();
             if (!base) {
-              await this.writeOut(false, (tar) => this.writeFresh(tar, image));
+              // The layers streamed into the direct archive stay where they are, when they all belong to the image.
+              const inDirect = [...this.blobs].filter(([, b]) => b.direct).map(([digest]) => digest);
+              const into = d && inDirect.every((digest) => image.layers.includes(digest)) ? d : undefined;
+              await this.writeOut(false, (tar) => this.writeFresh(tar, image, into ? new Set(inDirect) : undefined), into);
             } else {
               await this.merge(base, image);
             }
@@ -291,6 +396,12 @@ export class DockerArchiveDestination implements ImageDestination {
 
   private async cleanup(): Promise<void> {
     await this.existing?.close();
+    const d = this.direct;
+    if (d) {
+      this.direct = undefined;
+      await d.fh.close().catch(() => {});
+      await fsp.rm(d.path, { force: true }).catch(() => {});
+    }
     if (this.tempTar) await fsp.rm(this.tempTar, { force: true }).catch(() => {});
     this.tempTar = undefined;
     await fsp.rm(this.staging, { recursive: true, force: true }).catch(() => {});
@@ -303,7 +414,7 @@ export class DockerArchiveDestination implements ImageDestination {
       if (staged.size > MAX_CONFIG_BYTES) {
         throw new WharfError('TOO_LARGE', `${where}: config is ${staged.size} bytes, more than the ${MAX_CONFIG_BYTES}-byte limit`);
       }
-      return fsp.readFile(staged.path);
+      return readRange(staged.path, staged.offset, staged.size);
     }
     const held = this.reused.has(digest) ? this.existing?.reusable(digest) : undefined;
     if (held?.kind === 'config') return held.bytes;
@@ -443,8 +554,8 @@ export class DockerArchiveDestination implements ImageDestination {
   }
 
   /** A new archive holding only the image, in the order containers/image writes it. */
-  private async writeFresh(tar: TarWriter, image: PendingImage): Promise<void> {
-    const written = await this.writeImageFiles(tar, image, undefined);
+  private async writeFresh(tar: TarWriter, image: PendingImage, present?: ReadonlySet<Digest>): Promise<void> {
+    const written = await this.writeImageFiles(tar, image, undefined, present);
     const fileOpts = { mode: 0o444 };
     const tags = this.repoTags.map((r) => `${r.name()}:${r.tag}`);
     const manifest = manifestJson([{ config: written.config, repoTags: tags, layers: written.layers }]);
@@ -457,9 +568,15 @@ export class DockerArchiveDestination implements ImageDestination {
 
   /**
    * The image's layers, config and legacy folders, skipping any file `base` already holds (same digest, or
-   * the same legacy id) and never reusing a name `base` gives to something else.
+   * the same legacy id) and never reusing a name `base` gives to something else. Layers in `present` are
+   * already in the archive being written (streamed into the direct archive, under their layerFileName).
    */
-  private async writeImageFiles(tar: TarWriter, image: PendingImage, base: ExistingArchive | undefined): Promise<WrittenImage> {
+  private async writeImageFiles(
+    tar: TarWriter,
+    image: PendingImage,
+    base: ExistingArchive | undefined,
+    present?: ReadonlySet<Digest>,
+  ): Promise<WrittenImage> {
     const fileOpts = { mode: 0o444 };
     const written = new Set<string>();
     const taken = (n: string): boolean => written.has(n) || (base?.hasName(n) ?? false);
@@ -472,6 +589,12 @@ export class DockerArchiveDestination implements ImageDestination {
     };
 
     const nameOf = new Map<Digest, string>();
+    for (const digest of present ?? []) {
+      const name = layerFileName(digest);
+      if (taken(name)) throw new WharfError('IO_ERROR', `${this.reference.toString()}: layer file ${name} is written twice`);
+      written.add(name);
+      nameOf.set(digest, name);
+    }
     for (const digest of image.layers) {
       if (nameOf.has(digest)) continue;
       const held = base?.layerFile(digest);
@@ -510,7 +633,10 @@ export class DockerArchiveDestination implements ImageDestination {
   private async addLayer(tar: TarWriter, name: string, digest: Digest, opts: { mode: number }): Promise<void> {
     const staged = this.blobs.get(digest);
     if (staged) {
-      const source = createReadStream(staged.path, { highWaterMark: 1 << 20 });
+      const source =
+        staged.size === 0
+          ? Readable.from([] as Buffer[])
+          : createReadStream(staged.path, { start: staged.offset, end: staged.offset + staged.size - 1, highWaterMark: 1 << 20 });
       try {
         await tar.addFile(name, staged.size, source, opts);
       } finally {
@@ -533,15 +659,22 @@ export class DockerArchiveDestination implements ImageDestination {
   /**
    * Write an archive with `fill`: to a temporary file beside the path, fsynced and renamed over it (a file), or
    * straight into the pipe or device. A failure leaves the path as it was and removes the temporary file.
+   * With `into`, the archive is the direct one: `fill` appends to the entries streamed into it.
    */
-  private async writeOut(gzip: boolean, fill: (tar: TarWriter) => Promise<void>): Promise<void> {
+  private async writeOut(gzip: boolean, fill: (tar: TarWriter) => Promise<void>, into?: DirectArchive): Promise<void> {
     const direct = this.kind === 'stream';
-    const out = direct ? this.target : tempPathBeside(this.target);
+    const out = into ? into.path : direct ? this.target : tempPathBeside(this.target);
     let fh: fsp.FileHandle | undefined;
     try {
       if (!direct) this.tempTar = out;
-      fh = await fsp.open(out, direct ? 'w' : 'wx', 0o644);
-      const sink = fileHandleWriter(fh);
+      if (into) {
+        // The temp file and its handle now belong to this write (removed on failure, renamed on success).
+        this.direct = undefined;
+        fh = into.fh;
+      } else {
+        fh = await fsp.open(out, direct ? 'w' : 'wx', 0o644);
+      }
+      const sink = into ? new PositionalWriter(fh, into.end) : fileHandleWriter(fh);
       let tarOut: Writable = sink;
       let piping: Promise<void> | undefined;
       if (gzip) {
@@ -558,8 +691,11 @@ export class DockerArchiveDestination implements ImageDestination {
       } catch (err) {
         tarOut.destroy();
         await piping?.catch(() => {});
+        if (sink instanceof PositionalWriter) await sink.settled();
         throw err;
       }
+      // A blob that failed after the last entry may have left bytes past the end.
+      if (into) await fh.truncate(into.end + tar.bytesWritten);
       if (!direct) await fh.sync();
       await fh.close();
       fh = undefined;
@@ -664,3 +800,100 @@ function fileHandleWriter(fh: fsp.FileHandle): Writable {
   });
 }
 
+
+/**
+ * A Writable writing at explicit positions of an open FileHandle, from `position` on; the handle stays open.
+ * settled() waits for a write still in flight, so the caller can cut the file after a failure safely.
+ */
+class PositionalWriter extends Writable {
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly fh: fsp.FileHandle,
+    private position: number,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.run(chunk, cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.run(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.inFlight.then(() => cb(err));
+  }
+
+  settled(): Promise<void> {
+    return this.inFlight;
+  }
+
+  private run(buf: Buffer, cb: (err?: Error | null) => void): void {
+    const at = this.position;
+    this.position += buf.length;
+    const p = writeAllAt(this.fh, buf, at);
+    this.inFlight = p.then(
+      () => {},
+      () => {},
+    );
+    p.then(() => cb(), cb);
+  }
+}
+
+async function writeAllAt(fh: fsp.FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
+    off += bytesWritten;
+  }
+}
+
+function roundUpBlock(n: number): number {
+  return Math.ceil(n / TAR_BLOCK) * TAR_BLOCK;
+}
+
+/**
+ * The ustar header TarWriter writes for a layer file (`name` short and ASCII, `size` fitting 11 octal digits):
+ * made by TarWriter for an empty file, then given its size and checksum.
+ */
+export async function fileHeader(name: string, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const collect = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk);
+      cb();
+    },
+  });
+  await new TarWriter(collect).addFile(name, 0, Buffer.alloc(0), { mode: 0o444 });
+  const block = Buffer.concat(chunks);
+  if (block.length !== TAR_BLOCK || size > MAX_USTAR_SIZE) throw new WharfError('IO_ERROR', `no plain ustar header for "${name}" (${size} bytes)`);
+  block.write(size.toString(8).padStart(11, '0'), 124, 11, 'latin1');
+  block[135] = 0;
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < TAR_BLOCK; i++) sum += block[i]!;
+  block.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
+  block[154] = 0;
+  block[155] = 0x20;
+  return block;
+}
+
+/** `size` bytes at `offset` of a file. */
+async function readRange(path: string, offset: number, size: number): Promise<Buffer> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const buf = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await fh.read(buf, got, size - got, offset + got);
+      if (bytesRead === 0) throw new WharfError('IO_ERROR', `${path} ends ${size - got} bytes early`);
+      got += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
