@@ -8,7 +8,7 @@ import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
-import { buildLayout, corruptBlob, type BuiltLayout } from './helpers/images.js';
+import { buildLayout, corruptBlob, largeLayer, type BuiltLayout } from './helpers/images.js';
 import { hasPeer, requirePeer, runPeer, tempDir } from './helpers/peers.js';
 
 const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -177,14 +177,10 @@ describe('wharf bin', () => {
   });
 
   test('Ctrl-C stops a copy: exit 130, destination left as it was', async (t) => {
-    const large = '/tmp/wharf-fixtures/oci/large';
-    try {
-      await access(join(large, 'index.json'));
-    } catch {
-      t.skip('needs the large fixture at /tmp/wharf-fixtures/oci/large');
-      return;
-    }
     const out = await tempDir(t);
+    // Big enough that the copy is still running when the signal arrives (it is sent at the first blob).
+    const built = await buildLayout(join(out, 'src'), [{ tag: 'latest', layers: [largeLayer(200)] }], { gzipLevel: 1 });
+    const large = built.dir;
     let sent = false;
     const r = await wharf(['copy', `oci:${large}:latest`, `oci:${join(out, 'dest')}:x`], {
       onStderr: (text, child) => {
