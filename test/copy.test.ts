@@ -124,3 +124,19 @@ test('a layer that matches its digest but is not valid gzip is LAYER_INVALID, no
     return true;
   });
 });
+
+test('--preserve-digests: a copy that would convert fails and the destination is left as it was', async (t) => {
+  const { snapshot } = await import('./helpers/tree.js');
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [IMAGE], { format: 'v2s2' });
+  // oci: stores only OCI manifests, so a Docker v2s2 source is converted: its digest would change.
+  await assert.rejects(copy(`oci:${src.dir}:v1`, `oci:${join(dir, 'out')}:v1`, { preserveDigests: true }), (err: unknown) => {
+    assert.ok(err instanceof WharfError && err.code === 'CONVERSION_UNSUPPORTED', String(err));
+    assert.match(err.message, new RegExp(src.images[0]!.manifest.digest));
+    return true;
+  });
+  assert.equal(await snapshot(join(dir, 'out')), '. absent');
+  // A byte-for-byte copy passes.
+  const ok = await copy(`oci:${src.dir}:v1`, `dir:${join(dir, 'd')}`, { preserveDigests: true });
+  assert.equal(ok.digest, src.images[0]!.manifest.digest);
+});

@@ -38,6 +38,11 @@ export async function copyImage(src: ImageReference, dest: ImageReference, optio
     try {
       const copier = new Copier(source, destination, options);
       const result = await copier.run();
+      if (options.preserveDigests && result.digest !== copier.sourceDigest) {
+        throw new WharfError('CONVERSION_UNSUPPORTED', `copying ${src} to ${dest} would change the manifest digest from ${copier.sourceDigest} to ${result.digest}`, {
+          hint: `${dest.transport.name}: needs a converted image (format or layer compression); copy without --preserve-digests, or to a destination that stores it as it is`,
+        });
+      }
       await destination.commit();
       options.onEvent?.({ type: 'copy-done', digest: result.digest });
       return result;
@@ -71,6 +76,8 @@ class Copier {
    * memory (each holds blocks in flight), not speed. Plain copies are not limited by this.
    */
   private readonly transforms = new Limiter(Math.max(2, availableParallelism()));
+  /** The digest of the manifest the source offers for what is copied (an instance, when one is picked). */
+  sourceDigest: Digest | undefined;
   private bytesWritten = 0;
   private blobsCopied = 0;
   private blobsSkipped = 0;
@@ -93,6 +100,14 @@ class Copier {
     this.emit({ type: 'copy-start', source: this.source.reference.toString(), destination: this.dest.reference.toString() });
     const top = await this.source.getManifest(undefined, this.signal);
     const parsed = parseManifest(top.bytes, top.mediaType || undefined, `manifest of ${this.source.reference}`);
+    this.sourceDigest = parsed.kind === 'index' && !(this.options.all || this.options.platforms?.length)
+      ? chooseInstance(parsed.manifest, this.options.platform ?? hostPlatform()).digest
+      : parsed.digest;
+    if (this.options.preserveDigests && (this.options.format || this.options.compression)) {
+      throw new WharfError('USAGE', '--preserve-digests cannot be combined with --format or --dest-compress-format', {
+        hint: 'a conversion always changes the digest',
+      });
+    }
     const present = await this.alreadyPresent(parsed);
     if (present) return present;
     let written: WrittenManifest;

@@ -31,6 +31,11 @@ export interface CopyOptions extends Context {
   platforms?: Platform[];
   /** Which image to take from an index when neither all nor platforms is given; default: the host's. */
   platform?: Platform;
+  /**
+   * Fail, before anything becomes visible at the destination, if the manifest written would not be the
+   * source's own bytes (a conversion or recompression was needed); as skopeo's --preserve-digests.
+   */
+  preserveDigests?: boolean;
   /** Blobs in flight at once (default 6). */
   concurrency?: number;
   onEvent?: (event: CopyEvent) => void;
