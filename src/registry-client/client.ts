@@ -53,7 +53,7 @@ export interface RegistryClientOptions {
   timeoutMs?: number;
   userAgent?: string;
   logger?: Logger;
-  /** Blobs smaller than this are uploaded in one PUT, larger ones in PATCH chunks of this size (default 8 MiB). */
+  /** Blobs smaller than this are uploaded in one PUT, larger ones in PATCH chunks of this size (default 4 MiB: less memory per upload in flight, and measured faster against distribution than 8 MiB or 2 MiB). */
   chunkSize?: number;
   /** The first retry waits about this long, each further one twice as long (default 500 ms, at most 30 s). */
   retryDelayMs?: number;
@@ -96,7 +96,7 @@ interface SendSpec {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
-const DEFAULT_CHUNK_SIZE = 8 << 20;
+const DEFAULT_CHUNK_SIZE = 4 << 20;
 const MAX_REDIRECTS = 10;
 const MAX_ERROR_BODY = 64 * 1024;
 const MAX_LIST_PAGE = 32 << 20;
