@@ -235,8 +235,18 @@ function isHeaderOnly(typeflag: string): boolean {
  * Read every header of a tar file (ustar, GNU and PAX formats) without reading file data.
  * Returns the entries in archive order. Throws TAR_INVALID for malformed or hostile input.
  */
+/**
+ * A tar file to read: a path, or an open FileHandle (which is read positionally and never closed here). A
+ * reader that keeps one handle sees one file even if another process renames a new file over the path.
+ */
+export type TarFile = string | fsp.FileHandle;
+
+function fileName(file: TarFile): string {
+  return typeof file === 'string' ? file : `tar file (fd ${file.fd})`;
+}
+
 export async function indexTarFile(
-  path: string,
+  file: TarFile,
   signalOrOptions?: AbortSignal | IndexTarOptions,
   maybeOptions: IndexTarOptions = {},
 ): Promise<TarEntry[]> {
@@ -248,9 +258,10 @@ export async function indexTarFile(
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_TAR_ENTRIES;
   if (signal?.aborted) throw aborted();
 
+  const path = fileName(file);
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(path, 'r');
+    fh = typeof file === 'string' ? await fsp.open(file, 'r') : file;
   } catch (err) {
     throw asWharfError(err, 'IO_ERROR', 'opening tar file');
   }
@@ -263,7 +274,7 @@ export async function indexTarFile(
     }
     return await walk(new WindowReader(fh, end), start, path, maxEntries, signal);
   } finally {
-    await fh.close();
+    if (typeof file === 'string') await fh.close();
   }
 }
 
@@ -408,19 +419,23 @@ export function normalizeTarPath(name: string): string | undefined {
 }
 
 /** A stream of the data of one entry (a regular file) of an indexed tar file. */
-export function readTarEntry(path: string, entry: TarEntry, signal?: AbortSignal): Readable {
+export function readTarEntry(file: TarFile, entry: TarEntry, signal?: AbortSignal): Readable {
+  const path = fileName(file);
   if (entry.type !== 'file') {
     throw new WharfError('TAR_INVALID', `${path}: "${clip(entry.name)}" is a ${entry.type}, not a regular file`);
   }
   const stream =
     entry.size === 0
       ? Readable.from([] as Buffer[])
-      : createReadStream(path, { start: entry.dataOffset, end: entry.dataOffset + entry.size - 1, highWaterMark: 1 << 20 });
+      : typeof file === 'string'
+        ? createReadStream(file, { start: entry.dataOffset, end: entry.dataOffset + entry.size - 1, highWaterMark: 1 << 20 })
+        : createReadStream('', { fd: file, autoClose: false, start: entry.dataOffset, end: entry.dataOffset + entry.size - 1, highWaterMark: 1 << 20 });
   return signal ? addAbortSignal(signal, stream) : stream;
 }
 
 /** Read a small entry into memory; throws TOO_LARGE above `maxBytes`. */
-export async function readTarEntryBuffer(path: string, entry: TarEntry, maxBytes: number): Promise<Buffer> {
+export async function readTarEntryBuffer(file: TarFile, entry: TarEntry, maxBytes: number): Promise<Buffer> {
+  const path = fileName(file);
   if (entry.type !== 'file') {
     throw new WharfError('TAR_INVALID', `${path}: "${clip(entry.name)}" is a ${entry.type}, not a regular file`);
   }
@@ -429,14 +444,14 @@ export async function readTarEntryBuffer(path: string, entry: TarEntry, maxBytes
       hint: 'a file this large is not what it claims to be; check the archive',
     });
   }
-  const fh = await fsp.open(path, 'r');
+  const fh = typeof file === 'string' ? await fsp.open(file, 'r') : file;
   try {
     const buf = Buffer.alloc(entry.size);
     const n = await readFully(fh, buf, 0, entry.size, entry.dataOffset);
     if (n !== entry.size) throw invalid(path, `"${clip(entry.name)}" is truncated`);
     return buf;
   } finally {
-    await fh.close();
+    if (typeof file === 'string') await fh.close();
   }
 }
 

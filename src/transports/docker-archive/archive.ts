@@ -9,7 +9,7 @@ import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { NotFoundError, WharfError, asWharfError } from '../../errors.js';
-import { indexTarFile, normalizeTarPath, readTarEntryBuffer, type TarEntry } from '../../archive/tar.js';
+import { indexTarFile, normalizeTarPath, readTarEntryBuffer, type TarEntry, type TarFile } from '../../archive/tar.js';
 import { parseDockerReference, type DockerReference } from '../../reference/index.js';
 import type { Context } from '../types.js';
 
@@ -36,14 +36,14 @@ export function sniffCompression(head: Buffer): SniffedCompression {
   return 'none';
 }
 
-export async function readHead(path: string, offset: number, length: number): Promise<Buffer> {
-  const fh = await fsp.open(path, 'r');
+export async function readHead(file: TarFile, offset: number, length: number): Promise<Buffer> {
+  const fh = typeof file === 'string' ? await fsp.open(file, 'r') : file;
   try {
     const buf = Buffer.alloc(length);
     const { bytesRead } = await fh.read(buf, 0, length, offset);
     return buf.subarray(0, bytesRead);
   } finally {
-    await fh.close();
+    if (typeof file === 'string') await fh.close();
   }
 }
 
@@ -58,6 +58,8 @@ export class DockerArchiveReader {
     private readonly tempDir: string | undefined,
     readonly entries: TarEntry[],
     readonly items: ArchiveManifestItem[],
+    /** The open tar file every read goes through (closed by close()). */
+    readonly file: fsp.FileHandle,
   ) {}
 
   static async open(path: string, ctx: Context = {}): Promise<DockerArchiveReader> {
@@ -98,9 +100,13 @@ export class DockerArchiveReader {
         hint: `decompress it first (e.g. ${compression === 'zstd' ? 'zstd -d' : compression === 'xz' ? 'xz -d' : 'bunzip2'}), or gzip it`,
       });
     }
+    let file: fsp.FileHandle | undefined;
     try {
-      const entries = await indexTarFile(tarPath, ctx.signal);
-      const reader = new DockerArchiveReader(path, tarPath, tempDir, entries, []);
+      // One handle for the reader's whole life: a writer renaming a new archive over the path cannot make
+      // the index and the reads disagree.
+      file = await fsp.open(tarPath, 'r');
+      const entries = await indexTarFile(file, ctx.signal);
+      const reader = new DockerArchiveReader(path, tarPath, tempDir, entries, [], file);
       for (const e of entries) {
         const key = normalizeTarPath(e.name);
         if (key !== undefined && !reader.byName.has(key)) reader.byName.set(key, e);
@@ -111,10 +117,11 @@ export class DockerArchiveReader {
           hint: 'it is not a docker save / docker-archive tar (an OCI archive? use oci-archive:)',
         });
       }
-      const bytes = await readTarEntryBuffer(tarPath, reader.resolve('manifest.json', 'manifest.json'), MAX_ARCHIVE_MANIFEST_BYTES);
+      const bytes = await readTarEntryBuffer(file, reader.resolve('manifest.json', 'manifest.json'), MAX_ARCHIVE_MANIFEST_BYTES);
       reader.items.push(...parseArchiveManifest(bytes, path));
       return reader;
     } catch (err) {
+      await file?.close().catch(() => {});
       if (tempDir) await fsp.rm(tempDir, { recursive: true, force: true });
       throw err;
     }
@@ -202,6 +209,7 @@ export class DockerArchiveReader {
   }
 
   async close(): Promise<void> {
+    await this.file.close().catch(() => {});
     if (this.tempDir) await fsp.rm(this.tempDir, { recursive: true, force: true });
   }
 }

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { digestOf, parseDigest, type Digest } from '../../digest/index.js';
 import { NotFoundError, WharfError, asWharfError } from '../../errors.js';
-import { readTarEntry, readTarEntryBuffer, type TarEntry } from '../../archive/tar.js';
+import { readTarEntry, readTarEntryBuffer, type TarEntry, type TarFile } from '../../archive/tar.js';
 import { MediaType } from '../../oci/media-types.js';
 import { MAX_CONFIG_BYTES, parseConfig } from '../../oci/manifest.js';
 import type { Descriptor } from '../../oci/types.js';
@@ -60,7 +60,7 @@ export class DockerArchiveSource implements ImageSource {
     const { item, index } = archive.choose(reference.ref, reference.index);
 
     const configEntry = archive.resolve(item.Config, 'config');
-    const configBytes = await readTarEntryBuffer(archive.tarPath, configEntry, MAX_CONFIG_BYTES);
+    const configBytes = await readTarEntryBuffer(archive.file, configEntry, MAX_CONFIG_BYTES);
     const config = parseConfig(configBytes, `${where}: config ${item.Config}`);
     if (!config.rootfs || !Array.isArray(config.rootfs.diff_ids)) {
       throw new WharfError('CONFIG_INVALID', `${where}: config ${item.Config} has no rootfs.diff_ids`, {
@@ -94,7 +94,7 @@ export class DockerArchiveSource implements ImageSource {
         throw new WharfError('ARCHIVE_INVALID', `${where}: layer file ${name} is used for two different diff_ids (${other} and ${diffID})`);
       }
       pathToDiffID.set(key, diffID);
-      layers.set(diffID, await describeLayer(archive.tarPath, entry, where, name, ctx.signal));
+      layers.set(diffID, await describeLayer(archive.file, entry, where, name, ctx.signal));
     }
 
     const configDigest = digestOf(configBytes);
@@ -127,7 +127,7 @@ export class DockerArchiveSource implements ImageSource {
         hint: 'a docker-archive source serves its config and its layers by diff_id',
       });
     }
-    const raw = readTarEntry(this.archive.tarPath, layer.entry, signal);
+    const raw = readTarEntry(this.archive.file, layer.entry, signal);
     if (layer.compression === 'none') return { stream: raw, size: layer.size };
     const decompressor = newDecompressor(layer.compression, this.reference.toString());
     const stream = pipelineCb(raw, decompressor, () => {
@@ -168,7 +168,7 @@ function newDecompressor(compression: 'gzip' | 'zstd', where: string): Transform
   return zstd();
 }
 
-async function describeLayer(tarPath: string, entry: TarEntry, where: string, name: string, signal?: AbortSignal): Promise<LayerFile> {
+async function describeLayer(tarPath: TarFile, entry: TarEntry, where: string, name: string, signal?: AbortSignal): Promise<LayerFile> {
   const sniffed = sniffCompression(await readHead(tarPath, entry.dataOffset, Math.min(8, entry.size)));
   if (sniffed === 'none') return { entry, size: entry.size, compression: 'none' };
   if (sniffed !== 'gzip' && sniffed !== 'zstd') {
