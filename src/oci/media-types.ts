@@ -19,6 +19,16 @@ export const MediaType = {
   DockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;
 
+/** Every manifest type wharf reads, preferred first (what a registry is sent in Accept, as skopeo does). */
+export const ALL_MANIFEST_TYPES: readonly string[] = [
+  MediaType.OciManifest,
+  MediaType.OciIndex,
+  MediaType.DockerManifest,
+  MediaType.DockerManifestList,
+  MediaType.DockerSchema1Signed,
+  MediaType.DockerSchema1,
+];
+
 export type ManifestFormat = 'oci' | 'v2s2';
 export type Compression = 'gzip' | 'zstd' | 'none';
 

@@ -20,7 +20,7 @@ import { addAbortSignal, type Readable } from 'node:stream';
 import { digestHex, digestOf, parseDigest, digestAlgorithm, type Digest } from '../../digest/index.js';
 import { DigestMismatchError, NotFoundError, WharfError, asWharfError } from '../../errors.js';
 import { MAX_MANIFEST_BYTES, guessMediaType } from '../../oci/manifest.js';
-import { MediaType } from '../../oci/media-types.js';
+import { ALL_MANIFEST_TYPES } from '../../oci/media-types.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { DockerReference } from '../../reference/index.js';
 import { fsyncDir, streamToFile } from '../../util/fs.js';
@@ -190,14 +190,7 @@ type Existing = 'absent' | 'empty' | 'dir-layout';
 
 export class DirImageDestination implements ImageDestination {
   readonly capabilities: DestinationCapabilities = {
-    manifestTypes: [
-      MediaType.OciManifest,
-      MediaType.OciIndex,
-      MediaType.DockerManifest,
-      MediaType.DockerManifestList,
-      MediaType.DockerSchema1Signed,
-      MediaType.DockerSchema1,
-    ],
+    manifestTypes: ALL_MANIFEST_TYPES,
     acceptsIndex: true,
     concurrentPutBlob: true,
     layerCompression: 'preserve',

@@ -1,7 +1,7 @@
 import type { PullSource } from '../../config/index.js';
 import type { Digest } from '../../digest/index.js';
 import { NotFoundError, WharfError } from '../../errors.js';
-import { MediaType } from '../../oci/media-types.js';
+import { ALL_MANIFEST_TYPES } from '../../oci/media-types.js';
 import type { Descriptor } from '../../oci/types.js';
 import { parseDockerReference, type DockerReference } from '../../reference/index.js';
 import type { RegistryClient } from '../../registry-client/index.js';
@@ -10,14 +10,7 @@ import { openClient, type RegistryAccess } from './access.js';
 import type { DockerImageReference } from './reference.js';
 
 /** Every manifest type wharf reads, preferred first: what skopeo sends in Accept. */
-export const MANIFEST_ACCEPT = [
-  MediaType.OciManifest,
-  MediaType.OciIndex,
-  MediaType.DockerManifest,
-  MediaType.DockerManifestList,
-  MediaType.DockerSchema1Signed,
-  MediaType.DockerSchema1,
-];
+export const MANIFEST_ACCEPT = [...ALL_MANIFEST_TYPES];
 
 interface Candidate {
   ref: DockerReference;
