@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { before, describe, test, type TestContext } from 'node:test';
 import { buildLayout, type BuiltLayout, type ImageSpec } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
-import { inspectWithSkopeo, pushWithSkopeo, startRegistry } from './helpers/registry.js';
+import { inspectWithSkopeo, pushWithSkopeo, startRegistry, waitForLog } from './helpers/registry.js';
 
 const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -362,7 +362,7 @@ insecure = true
     assert.equal(out.Name, `${upstream.host}/team/app`, 'the name stays the one asked for');
     assert.match(r.stderr, new RegExp(`using ${cache.host.replace(/\./g, '\\.')}/team/app \\(mirror\\)`));
     // The cache really served it: its access log has the manifest request.
-    assert.match(cache.logs(), /GET \/v2\/team\/app\/manifests\/v1/);
+    assert.match(await waitForLog(cache, /GET \/v2\/team\/app\/manifests\/v1/), /GET \/v2\/team\/app\/manifests\/v1/);
     const c = await wharf(['copy', '-q', `docker://${upstream.host}/team/app:v1`, `oci:${join(dir, 'out')}:v1`], { env });
     ok(c, 'copy through the mirror');
   });

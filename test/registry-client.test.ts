@@ -14,7 +14,7 @@ import { MediaType } from '../src/oci/media-types.js';
 import { RegistryClient, type RegistryClientOptions } from '../src/registry-client/index.js';
 import { buildLayout, pseudoRandomBytes } from './helpers/images.js';
 import { requirePeer, tempDir } from './helpers/peers.js';
-import { pushWithSkopeo, startRegistry, type RunningRegistry } from './helpers/registry.js';
+import { pushWithSkopeo, startRegistry, waitForLog, type RunningRegistry } from './helpers/registry.js';
 
 const MANIFEST_TYPES = [MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManifest, MediaType.DockerManifestList];
 
@@ -64,6 +64,17 @@ function accessLog(reg: RunningRegistry, method: string, pathPrefix: string): st
   return reg.logs().split('\n').filter((l) => l.includes(`"${method} ${pathPrefix}`));
 }
 
+/** The registry writes its access log asynchronously: wait (up to 5 s) until it shows `count` such requests. */
+async function accessLogAtLeast(reg: RunningRegistry, method: string, pathPrefix: string, count: number): Promise<number> {
+  const deadline = Date.now() + 5000;
+  let n = accessLog(reg, method, pathPrefix).length;
+  while (n < count && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    n = accessLog(reg, method, pathPrefix).length;
+  }
+  return n;
+}
+
 test('no auth: ping, blobs monolithic and chunked, manifests by tag and digest, delete', async (t) => {
   let reg: RunningRegistry;
   try {
@@ -93,7 +104,7 @@ test('no auth: ping, blobs monolithic and chunked, manifests by tag and digest, 
     for (let i = 0; i < big.length; i += 300_000) yield big.subarray(i, i + 300_000);
   };
   await c.putBlob('demo/app', Readable.from(pieces()), bigDesc);
-  const patches = accessLog(reg, 'PATCH', '/v2/demo/app/blobs/uploads/').length - patchesBefore;
+  const patches = (await accessLogAtLeast(reg, 'PATCH', '/v2/demo/app/blobs/uploads/', patchesBefore + 20)) - patchesBefore;
   assert.equal(patches, 20, `one PATCH per MiB (saw ${patches})`);
   assert.equal(await c.headBlob('demo/app', bigDesc.digest), big.length);
   const bigBack = await c.getBlob('demo/app', bigDesc);
@@ -178,7 +189,7 @@ test('no auth: cross-repository mount, tag pagination, catalog, one connection r
   // A blob the source repository does not have: the registry starts an upload, which is cancelled.
   const absent = digestOf('not there');
   assert.equal(await c.mountBlob('dst/repo', absent, 'src/repo'), false);
-  assert.ok(accessLog(reg, 'DELETE', '/v2/dst/repo/blobs/uploads/').length >= 1, 'the upload the registry started is cancelled');
+  assert.ok((await accessLogAtLeast(reg, 'DELETE', '/v2/dst/repo/blobs/uploads/', 1)) >= 1, 'the upload the registry started is cancelled');
 
   const tags = ['a', 'b', 'c', 'd', 'e'];
   for (const tag of tags) await pushImage(c, 'paged/repo', tag, 'same');
@@ -187,7 +198,7 @@ test('no auth: cross-repository mount, tag pagination, catalog, one connection r
   const listed: string[] = [];
   for await (const tag of c.listTags('paged/repo', undefined, { pageSize: 2 })) listed.push(tag);
   assert.deepEqual(listed.sort(), tags);
-  assert.match(reg.logs(), /"GET \/v2\/paged\/repo\/tags\/list\?n=2 HTTP/);
+  assert.match(await waitForLog(reg, /"GET \/v2\/paged\/repo\/tags\/list\?n=2 HTTP/), /"GET \/v2\/paged\/repo\/tags\/list\?n=2 HTTP/);
   const all: string[] = [];
   for await (const tag of c.listTags('paged/repo')) all.push(tag);
   assert.deepEqual(all.sort(), tags);
@@ -203,8 +214,8 @@ test('no auth: cross-repository mount, tag pagination, catalog, one connection r
   const repos: string[] = [];
   for await (const r of c.catalog!(undefined, { pageSize: 1 })) repos.push(r);
   assert.deepEqual(repos.sort(), ['dst/repo', 'paged/repo', 'src/repo']);
-  assert.ok(accessLog(reg, 'GET', '/v2/_catalog').length - before >= 3, 'one page per repository');
-  assert.ok(accessLog(reg, 'GET', '/v2/_catalog?last=').length >= 2, 'the next pages come from the Link header');
+  assert.ok((await accessLogAtLeast(reg, 'GET', '/v2/_catalog', before + 3)) - before >= 3, 'one page per repository');
+  assert.ok((await accessLogAtLeast(reg, 'GET', '/v2/_catalog?last=', 2)) >= 2, 'the next pages come from the Link header');
 
   // Keep-alive: many requests, few connections (the registry logs each request, not connections; count ours).
   const sockets = new Set<unknown>();

@@ -13,7 +13,7 @@ import { test, type TestContext } from 'node:test';
 import { startFakeRegistry, sha256Digest, layoutContent } from './helpers/fake-registry.js';
 import { buildLayout, pseudoRandomBytes, type BuiltLayout } from './helpers/images.js';
 import { requirePeer, tempDir } from './helpers/peers.js';
-import { inspectWithSkopeo, pullWithSkopeo, pushWithSkopeo, startRegistry } from './helpers/registry.js';
+import { inspectWithSkopeo, pullWithSkopeo, pushWithSkopeo, startRegistry, waitForLog } from './helpers/registry.js';
 import { decodeJwt } from './helpers/token-issuer.js';
 
 interface Reply {
@@ -152,7 +152,8 @@ test('token: distribution accepts the issuer’s JWTs; skopeo with creds works, 
   );
   assert.ok(mountAsk, `a token for the mount names both repositories: ${JSON.stringify(issuer.requests.map((r) => r.rawScopes))}`);
   assert.deepEqual(mountAsk.granted.map((s) => s.name).sort(), ['other/copy', 'test/hello']);
-  assert.match(reg.logs(), /POST \/v2\/other\/copy\/blobs\/uploads\/\?from=test%2Fhello&mount=sha256%3A[0-9a-f]{64} HTTP\/1\.1" 201/);
+  const mountLine = /POST \/v2\/other\/copy\/blobs\/uploads\/\?from=test%2Fhello&mount=sha256%3A[0-9a-f]{64} HTTP\/1\.1" 201/;
+  assert.match(await waitForLog(reg, mountLine), mountLine);
 });
 
 test('token: the issuer speaks the token spec directly, with a policy, and misbehaves on request', async (t) => {

@@ -315,3 +315,17 @@ function installExitHook(): void {
     for (const c of live) c.kill('SIGKILL');
   });
 }
+
+/**
+ * The registry's log once it matches `pattern` (waiting up to `timeoutMs`): distribution writes its access log
+ * asynchronously, so a line for a request that just finished may not be there yet. Returns the log either way.
+ */
+export async function waitForLog(reg: RunningRegistry, pattern: RegExp, timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let text = reg.logs();
+  while (!pattern.test(text) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    text = reg.logs();
+  }
+  return text;
+}
