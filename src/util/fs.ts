@@ -54,6 +54,9 @@ export async function streamToFile(
   try {
     await pipeline(stream, digester, out, signal ? { signal } : {});
   } catch (err) {
+    // The file is opened asynchronously: wait until the stream has closed (after its open, if that was still
+    // pending), or a file created after the removal below would be left behind.
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     await fsp.rm(path, { force: true });
     throw asWharfError(err, 'IO_ERROR', `writing ${expected.where ?? path}`);
   }
