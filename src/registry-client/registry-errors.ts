@@ -86,8 +86,11 @@ export function errorForStatus(
     else return errorForStatus(status, Buffer.from(JSON.stringify({ errors: [{ code: registryCodeOverride, message: '' }] })), ctx, retryAfterMs);
   }
   const where = ctx.repo ? `${ctx.registry}/${ctx.repo}` : ctx.registry;
-  const said = parsed?.message ? `: ${cleanText(parsed.message)}` : '';
   const regCode = parsed?.code || undefined;
+  // The registry's own words, unless they only repeat its code ("manifest unknown" for MANIFEST_UNKNOWN).
+  const message = parsed?.message ? cleanText(parsed.message) : '';
+  const repeatsCode = regCode !== undefined && message.toLowerCase().replace(/[\s_]+/g, ' ') === regCode.toLowerCase().replace(/_/g, ' ');
+  const said = message && !repeatsCode ? `: ${message}` : '';
   const base = {
     status,
     ...(regCode ? { registryCode: regCode } : {}),
