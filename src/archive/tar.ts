@@ -14,6 +14,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable, Writable, addAbortSignal } from 'node:stream';
 import { WharfError, asWharfError } from '../errors.js';
+import { BLOB_READ_CHUNK } from '../util/fs.js';
 
 export const TAR_BLOCK = 512;
 
@@ -428,8 +429,8 @@ export function readTarEntry(file: TarFile, entry: TarEntry, signal?: AbortSigna
     entry.size === 0
       ? Readable.from([] as Buffer[])
       : typeof file === 'string'
-        ? createReadStream(file, { start: entry.dataOffset, end: entry.dataOffset + entry.size - 1, highWaterMark: 1 << 20 })
-        : createReadStream('', { fd: file, autoClose: false, start: entry.dataOffset, end: entry.dataOffset + entry.size - 1, highWaterMark: 1 << 20 });
+        ? createReadStream(file, { start: entry.dataOffset, end: entry.dataOffset + entry.size - 1, highWaterMark: BLOB_READ_CHUNK })
+        : createReadStream('', { fd: file, autoClose: false, start: entry.dataOffset, end: entry.dataOffset + entry.size - 1, highWaterMark: BLOB_READ_CHUNK });
   return signal ? addAbortSignal(signal, stream) : stream;
 }
 

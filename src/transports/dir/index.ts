@@ -23,7 +23,7 @@ import { MAX_MANIFEST_BYTES, guessMediaType } from '../../oci/manifest.js';
 import { ALL_MANIFEST_TYPES } from '../../oci/media-types.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { DockerReference } from '../../reference/index.js';
-import { fsyncDir, streamToFile } from '../../util/fs.js';
+import { BLOB_READ_CHUNK, fsyncDir, streamToFile } from '../../util/fs.js';
 import type {
   BlobStream,
   Context,
@@ -41,7 +41,6 @@ export const DIR_VERSION = 'Directory Transport Version: 1.1\n';
 const VERSION_PREFIX = 'Directory Transport Version:';
 const MANIFEST_FILE = 'manifest.json';
 const VERSION_FILE = 'version';
-const READ_HIGH_WATER_MARK = 1 << 20;
 
 /** Where a dir: image lives. The path is kept as the user wrote it (relative paths resolve against the cwd). */
 export class DirReference implements ImageReference {
@@ -170,7 +169,7 @@ export class DirImageSource implements ImageSource {
       await fh.close().catch(() => {});
       throw asWharfError(err, 'IO_ERROR', `reading blob ${descriptor.digest} in ${this.reference}`);
     }
-    const stream = fh.createReadStream({ highWaterMark: READ_HIGH_WATER_MARK, autoClose: true });
+    const stream = fh.createReadStream({ highWaterMark: BLOB_READ_CHUNK, autoClose: true });
     if (signal) addAbortSignal(signal, stream);
     return { stream, size };
   }

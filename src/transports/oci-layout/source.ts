@@ -3,6 +3,7 @@ import { digestOf, type Digest } from '../../digest/index.js';
 import { DigestMismatchError, NotFoundError, WharfError, asWharfError } from '../../errors.js';
 import { MAX_MANIFEST_BYTES } from '../../oci/manifest.js';
 import type { Descriptor } from '../../oci/types.js';
+import { BLOB_READ_CHUNK } from '../../util/fs.js';
 import type { BlobStream, ImageReference, ImageSource, ManifestBlob } from '../types.js';
 import { blobPath, readIndex } from './layout.js';
 import { REF_NAME_ANNOTATION } from './reference-name.js';
@@ -44,7 +45,7 @@ export class OciLayoutSource implements ImageSource {
     } catch (err) {
       throw missingOr(err, descriptor.digest, this.root);
     }
-    return { stream: createReadStream(path, { highWaterMark: 1 << 20 }), size };
+    return { stream: createReadStream(path, { highWaterMark: BLOB_READ_CHUNK }), size };
   }
 
   repoTags(): string[] {
