@@ -12,6 +12,7 @@ import { DIR_VERSION, DirReference, dirTransport } from '../src/transports/dir/i
 import type { ImageDestination, ImageSource } from '../src/transports/types.js';
 import { blobPath, buildLayout, type BuiltImage, type BuiltLayout, type ImageSpec } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
+import { expectCode } from './helpers/assert.js';
 
 const BASIC: ImageSpec = {
   tag: 'basic',
@@ -37,16 +38,6 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<WharfError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof WharfError, `expected a WharfError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
-}
 
 /** Put one image's config and layers from a built layout into a destination. */
 async function putImageBlobs(dest: ImageDestination, layout: BuiltLayout, img: BuiltImage): Promise<void> {

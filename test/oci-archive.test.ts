@@ -15,6 +15,7 @@ import { copy, inspect, parseReference, WharfError, type CopyEvent } from '../sr
 import { indexTarFile } from '../src/archive/tar.js';
 import { buildLayout, corruptBlob, largeLayer, tarBytes, type ImageSpec } from './helpers/images.js';
 import { hasPeer, requirePeer, runPeer, tempDir } from './helpers/peers.js';
+import { expectCode } from './helpers/assert.js';
 
 const INDEX_JS = fileURLToPath(new URL('../src/index.js', import.meta.url));
 const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -35,16 +36,6 @@ const IMAGE_B: ImageSpec = {
 };
 const IMAGE_C: ImageSpec = { tag: 'c', layers: [[{ path: 'c', content: 'c' }]], config: { Env: ['WHO=c'] } };
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<WharfError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof WharfError, `expected a WharfError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
-}
 
 async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await fsp.readFile(path)).digest('hex');

@@ -6,11 +6,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { copy, inspect, parseReference, WharfError } from '../src/index.js';
+import { copy, inspect, parseReference } from '../src/index.js';
 import { defaultTransports } from '../src/transports/index.js';
 import { buildLayout, corruptBlob, largeLayer, removeBlob, type ImageSpec } from './helpers/images.js';
 import { tempDir } from './helpers/peers.js';
 import { snapshot } from './helpers/tree.js';
+import { expectCode } from './helpers/assert.js';
 
 interface TransportCase {
   name: string;
@@ -50,16 +51,6 @@ const SIMPLE: ImageSpec = {
   config: { Env: ['PATH=/bin', 'A=<b>&'], Cmd: ['/bin/tool'], Labels: { team: 'wharf' }, User: '1000' },
 };
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<WharfError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof WharfError, `expected a WharfError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
-}
 
 async function sourceLayout(t: TestContext, images: ImageSpec[], options = {}) {
   const dir = await tempDir(t);

@@ -517,7 +517,6 @@ function ustarHeader(h: HeaderFields): Buffer {
   writeOctal(block, 116, 8, h.gid);
   writeOctal(block, 124, 12, h.size);
   writeOctal(block, 136, 12, h.mtime);
-  block.fill(0x20, 148, 156);
   block.write(h.typeflag, 156, 1, 'latin1');
   writeString(block, 157, 100, h.linkname);
   block.write('ustar\x0000', 257, 8, 'latin1');
@@ -525,12 +524,18 @@ function ustarHeader(h: HeaderFields): Buffer {
   writeString(block, 297, 32, h.gname);
   writeOctal(block, 329, 8, 0);
   writeOctal(block, 337, 8, 0);
+  setHeaderChecksum(block);
+  return block;
+}
+
+/** (Re)compute a header block's checksum: the sum of its bytes with the checksum field taken as spaces. */
+export function setHeaderChecksum(block: Buffer): void {
+  block.fill(0x20, 148, 156);
   let sum = 0;
   for (let i = 0; i < TAR_BLOCK; i++) sum += block[i]!;
   block.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
   block[154] = 0;
   block[155] = 0x20;
-  return block;
 }
 
 /** The header block(s) for an entry: a PAX extended header first when a value does not fit ustar. */

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { DigestingStream, digestAlgorithm, type Digest } from '../../digest/index.js';
 import { NotFoundError, WharfError, asWharfError } from '../../errors.js';
-import { TAR_BLOCK, TarWriter, normalizeTarPath } from '../../archive/tar.js';
+import { TAR_BLOCK, TarWriter, normalizeTarPath, setHeaderChecksum } from '../../archive/tar.js';
 import { MediaType, isLayerMediaType } from '../../oci/media-types.js';
 import { MAX_CONFIG_BYTES, parseConfig, parseManifest } from '../../oci/manifest.js';
 import type { Descriptor } from '../../oci/types.js';
@@ -872,12 +872,7 @@ export async function fileHeader(name: string, size: number): Promise<Buffer> {
   if (block.length !== TAR_BLOCK || size > MAX_USTAR_SIZE) throw new WharfError('IO_ERROR', `no plain ustar header for "${name}" (${size} bytes)`);
   block.write(size.toString(8).padStart(11, '0'), 124, 11, 'latin1');
   block[135] = 0;
-  block.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < TAR_BLOCK; i++) sum += block[i]!;
-  block.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
-  block[154] = 0;
-  block[155] = 0x20;
+  setHeaderChecksum(block);
   return block;
 }
 
