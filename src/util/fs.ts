@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { type Readable } from 'node:stream';
+import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, type Digest, type VerifyExpectation } from '../digest/index.js';
 import { WharfError, asWharfError } from '../errors.js';
@@ -137,4 +137,44 @@ export async function fsyncDir(path: string): Promise<void> {
   if (!fh) return;
   await fh.sync().catch(() => {});
   await fh.close();
+}
+
+export interface RangeStreamOptions {
+  signal?: AbortSignal;
+  /** The error when the file ends before the range does (`missing` bytes short). */
+  onShort: (missing: number) => Error;
+  /** What a read error is wrapped as (where it happened, for the message). */
+  what: string;
+}
+
+/**
+ * The bytes `start` to `start + length` of an open file, read positionally (several ranges of one handle can be
+ * read at once). A file shorter than the range is an error, never a silently short blob.
+ */
+export function fileRangeStream(fh: fsp.FileHandle, start: number, length: number, options: RangeStreamOptions): Readable {
+  let pos = start;
+  const end = start + length;
+  const stream = new Readable({
+    highWaterMark: BLOB_READ_CHUNK,
+    read(): void {
+      const n = Math.min(BLOB_READ_CHUNK, end - pos);
+      if (n <= 0) {
+        this.push(null);
+        return;
+      }
+      const buf = Buffer.allocUnsafe(n);
+      fh.read(buf, 0, n, pos).then(
+        ({ bytesRead }) => {
+          if (bytesRead === 0) {
+            this.destroy(options.onShort(end - pos));
+            return;
+          }
+          pos += bytesRead;
+          this.push(bytesRead === n ? buf : buf.subarray(0, bytesRead));
+        },
+        (err: unknown) => this.destroy(asWharfError(err, 'IO_ERROR', options.what)),
+      );
+    },
+  });
+  return options.signal ? addAbortSignal(options.signal, stream) : stream;
 }

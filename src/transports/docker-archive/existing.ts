@@ -9,6 +9,7 @@
 import { promises as fsp, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable, Transform, type Duplex, type TransformCallback } from 'node:stream';
+import { fileRangeStream } from '../../util/fs.js';
 import { createHash } from 'node:crypto';
 import { digestOf, parseDigest, type Digest } from '../../digest/index.js';
 import { DigestMismatchError, NotFoundError, WharfError, asWharfError } from '../../errors.js';
@@ -194,7 +195,11 @@ export class ExistingArchive {
   /** The data of a regular-file entry, read from the indexed file. */
   stream(entry: TarEntry, signal?: AbortSignal): Readable {
     this.checkOpen();
-    return rangeStream(this.fh, entry.dataOffset, entry.size, signal);
+    return fileRangeStream(this.fh, entry.dataOffset, entry.size, {
+      ...(signal ? { signal } : {}),
+      onShort: (missing) => new WharfError('TAR_INVALID', `the archive ends ${missing} bytes early`),
+      what: 'reading the existing archive',
+    });
   }
 
   /**
@@ -362,37 +367,6 @@ async function readEntry(fh: fsp.FileHandle, entry: TarEntry, max: number, path:
 }
 
 /** A byte range of an open file as a stream; the handle stays open. */
-function rangeStream(fh: fsp.FileHandle, start: number, length: number, signal?: AbortSignal): Readable {
-  let pos = start;
-  const end = start + length;
-  const stream = new Readable({
-    highWaterMark: READ_CHUNK,
-    read(): void {
-      if (signal?.aborted) {
-        this.destroy(new WharfError('ABORTED', 'operation aborted'));
-        return;
-      }
-      const n = Math.min(READ_CHUNK, end - pos);
-      if (n <= 0) {
-        this.push(null);
-        return;
-      }
-      const buf = Buffer.allocUnsafe(n);
-      fh.read(buf, 0, n, pos).then(
-        ({ bytesRead }) => {
-          if (bytesRead === 0) {
-            this.destroy(new WharfError('TAR_INVALID', `the archive ends ${end - pos} bytes early`));
-            return;
-          }
-          pos += bytesRead;
-          this.push(bytesRead === n ? buf : buf.subarray(0, bytesRead));
-        },
-        (err: unknown) => this.destroy(asWharfError(err, 'IO_ERROR', 'reading the existing archive')),
-      );
-    },
-  });
-  return stream;
-}
 
 function corrupt(err: WharfError): WharfError {
   return new WharfError('DIGEST_MISMATCH', err.message, {

@@ -10,7 +10,8 @@
 import { createReadStream, createWriteStream, promises as fsp, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { Readable, addAbortSignal } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { fileRangeStream } from '../../util/fs.js';
 import { pipeline } from 'node:stream/promises';
 import { digestAlgorithm, digestHex, parseDigest, type Digest } from '../../digest/index.js';
 import { NotFoundError, WharfError, asWharfError } from '../../errors.js';
@@ -259,34 +260,14 @@ export class OciArchiveReader {
   /** A stream of an entry's data, read from the handle this reader holds. */
   stream(entry: TarEntry, what: string, signal?: AbortSignal): Readable {
     this.checkOpen();
-    const fh = this.fh;
     const label = this.label;
-    let pos = entry.dataOffset;
-    const end = entry.dataOffset + entry.size;
-    const stream = new Readable({
-      highWaterMark: READ_CHUNK,
-      read(): void {
-        const n = Math.min(READ_CHUNK, end - pos);
-        if (n <= 0) {
-          this.push(null);
-          return;
-        }
-        const buf = Buffer.allocUnsafe(n);
-        fh.read(buf, 0, n, pos).then(
-          ({ bytesRead }) => {
-            if (bytesRead === 0) {
-              this.destroy(truncated(label, what));
-              return;
-            }
-            pos += bytesRead;
-            this.push(bytesRead === n ? buf : buf.subarray(0, bytesRead));
-          },
-          (err: unknown) => this.destroy(asWharfError(err, 'IO_ERROR', `reading ${what} from ${label}`)),
-        );
-      },
+    return fileRangeStream(this.fh, entry.dataOffset, entry.size, {
+      ...(signal ? { signal } : {}),
+      onShort: () => truncated(label, what),
+      what: `reading ${what} from ${label}`,
     });
-    return signal ? addAbortSignal(signal, stream) : stream;
   }
+
 
   async close(): Promise<void> {
     if (this.closed) return;
