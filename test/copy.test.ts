@@ -140,3 +140,15 @@ test('--preserve-digests: a copy that would convert fails and the destination is
   const ok = await copy(`oci:${src.dir}:v1`, `dir:${join(dir, 'd')}`, { preserveDigests: true });
   assert.equal(ok.digest, src.images[0]!.manifest.digest);
 });
+
+test('additional tags: a docker-archive stores the image under every name, as skopeo --additional-tag', async (t) => {
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [IMAGE]);
+  const archive = join(dir, 'a.tar');
+  await copy(`oci:${src.dir}:v1`, `docker-archive:${archive}:example.com/app:1`, { additionalTags: ['example.com/app:latest', 'other/name:2'] });
+  for (const name of ['example.com/app:1', 'example.com/app:latest', 'other/name:2']) {
+    const info = await inspect(`docker-archive:${archive}:${name}`);
+    assert.deepEqual(info.config.rootfs.diff_ids, src.images[0]!.diffIds, name);
+  }
+  await assert.rejects(inspect(`docker-archive:${archive}:example.com/app:nope`), (err: unknown) => err instanceof WharfError && err.code === 'IMAGE_NOT_FOUND');
+});

@@ -18,6 +18,8 @@ export interface Context {
   signal?: AbortSignal;
   /** Credentials, TLS and registries.conf for registry transports (docker://). */
   registry?: RegistryAccess;
+  /** More NAME:TAG references a destination that keeps names stores the image under (docker-archive). */
+  additionalTags?: string[];
   /** Scratch directory for temporary files that do not belong inside a destination. Default: os.tmpdir(). */
   tmpDir?: string;
   logger?: Logger;

@@ -11,7 +11,7 @@ import { REGISTRY_HELP, RegistrySetup, isDockerReference, twoSidedRegistryFlags 
 import type { Command } from '../types.js';
 
 /** What `wharf copy` flags ask of the copy engine, apart from signal/tmpDir/logger/onEvent. Exported for tests. */
-export type CopyFlagOptions = Pick<CopyOptions, 'format' | 'compression' | 'compressionLevel' | 'all' | 'platforms' | 'platform' | 'preserveDigests'>;
+export type CopyFlagOptions = Pick<CopyOptions, 'format' | 'compression' | 'compressionLevel' | 'all' | 'platforms' | 'platform' | 'preserveDigests' | 'additionalTags'>;
 
 /**
  * Flags → CopyOptions:
@@ -25,6 +25,8 @@ export type CopyFlagOptions = Pick<CopyOptions, 'format' | 'compression' | 'comp
 export function copyOptionsFromFlags(args: ParsedArgs): CopyFlagOptions {
   const opts: CopyFlagOptions = {};
   if (args.bool('preserve-digests')) opts.preserveDigests = true;
+  const additionalTags = args.list('additional-tag');
+  if (additionalTags.length) opts.additionalTags = additionalTags;
   const format = args.str('format');
   if (format === 'v2s1') {
     throw usageError('--format v2s1 is not supported: wharf writes oci or v2s2 manifests', 'Docker schema 1 is deprecated; wharf reads it but does not write it');
@@ -94,6 +96,7 @@ ${REGISTRY_HELP}`,
     { name: 'all', short: 'a', type: 'boolean', help: 'copy every image of an index, and the index (= --multi-arch all)' },
     { name: 'multi-arch', type: 'string', placeholder: 'MODE', choices: ['all', 'system', 'index-only'], help: 'images of an index to copy (default system; index-only is not supported)' },
     { name: 'platform', type: 'string', placeholder: 'OS/ARCH[/VARIANT]', repeatable: true, help: 'image of an index to copy instead of this machine\'s' },
+    { name: 'additional-tag', type: 'string', placeholder: 'NAME:TAG', repeatable: true, help: 'also store the image under this name (docker-archive destinations)' },
     { name: 'preserve-digests', type: 'boolean', help: 'fail (leaving the destination as it was) if the copy would change the manifest digest' },
     { name: 'digestfile', type: 'string', placeholder: 'FILE', help: 'write the digest of the copied manifest to FILE (no newline)' },
     { name: 'json', type: 'boolean', help: 'print a JSON summary on stdout, and errors as JSON on stderr' },

@@ -80,7 +80,8 @@ export class DockerArchiveReference implements ImageReference {
   }
 
   newDestination(ctx: Context = {}, options: DockerArchiveDestinationOptions = {}): Promise<ImageDestination> {
-    return DockerArchiveDestination.open(this, ctx, options);
+    const additionalTags = [...(ctx.additionalTags ?? []), ...(options.additionalTags ?? [])];
+    return DockerArchiveDestination.open(this, ctx, additionalTags.length ? { ...options, additionalTags } : options);
   }
 }
 
