@@ -14,7 +14,7 @@ import { MediaType } from '../src/oci/media-types.js';
 import { RegistryClient, type RegistryClientOptions } from '../src/registry-client/index.js';
 import { buildLayout, pseudoRandomBytes } from './helpers/images.js';
 import { requirePeer, tempDir } from './helpers/peers.js';
-import { pushWithSkopeo, startRegistry, waitForLog, type RunningRegistry } from './helpers/registry.js';
+import { pushWithSkopeo, startRegistryOrSkip, waitForLog, type RunningRegistry } from './helpers/registry.js';
 
 const MANIFEST_TYPES = [MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManifest, MediaType.DockerManifestList];
 
@@ -76,13 +76,8 @@ async function accessLogAtLeast(reg: RunningRegistry, method: string, pathPrefix
 }
 
 test('no auth: ping, blobs monolithic and chunked, manifests by tag and digest, delete', async (t) => {
-  let reg: RunningRegistry;
-  try {
-    reg = await startRegistry(t);
-  } catch (err) {
-    if (/test skipped/.test(String(err))) return;
-    throw err;
-  }
+  const reg = await startRegistryOrSkip(t);
+  if (!reg) return;
   const c = client(t, reg, { chunkSize: 1 << 20 });
   await c.ping();
 
@@ -172,13 +167,8 @@ test('no auth: ping, blobs monolithic and chunked, manifests by tag and digest, 
 });
 
 test('no auth: cross-repository mount, tag pagination, catalog, one connection reused', async (t) => {
-  let reg: RunningRegistry;
-  try {
-    reg = await startRegistry(t);
-  } catch (err) {
-    if (/test skipped/.test(String(err))) return;
-    throw err;
-  }
+  const reg = await startRegistryOrSkip(t);
+  if (!reg) return;
   const c = client(t, reg);
   const blob = pseudoRandomBytes('mount', 50_000);
   const desc = { digest: digestOf(blob), size: blob.length };
@@ -228,13 +218,8 @@ test('no auth: cross-repository mount, tag pagination, catalog, one connection r
 });
 
 test('mirror endpoint with a namespace prefix: repositories live under the prefix', async (t) => {
-  let reg: RunningRegistry;
-  try {
-    reg = await startRegistry(t);
-  } catch (err) {
-    if (/test skipped/.test(String(err))) return;
-    throw err;
-  }
+  const reg = await startRegistryOrSkip(t);
+  if (!reg) return;
   const plain = client(t, reg);
   const mirror = client(t, reg, { endpoint: `${reg.host}/mirror/ns` });
   const img = await pushImage(mirror, 'library/busybox', 'latest');
@@ -245,13 +230,8 @@ test('mirror endpoint with a namespace prefix: repositories live under the prefi
 });
 
 test('htpasswd: Basic auth works; no or wrong credentials → AUTH_FAILED without the password anywhere', async (t) => {
-  let reg: RunningRegistry;
-  try {
-    reg = await startRegistry(t, { auth: 'htpasswd' });
-  } catch (err) {
-    if (/test skipped/.test(String(err))) return;
-    throw err;
-  }
+  const reg = await startRegistryOrSkip(t, { auth: 'htpasswd' });
+  if (!reg) return;
   const ok = client(t, reg, { credentials: { username: 'alice', password: 'secret' } });
   await ok.login();
   const img = await pushImage(ok, 'private/app', 'v1');
@@ -287,13 +267,8 @@ test('htpasswd: Basic auth works; no or wrong credentials → AUTH_FAILED withou
 });
 
 test('token auth: pull/push with tokens cached per scope, widened scope for a mount, wrong password', async (t) => {
-  let reg: RunningRegistry;
-  try {
-    reg = await startRegistry(t, { auth: 'token' });
-  } catch (err) {
-    if (/test skipped/.test(String(err))) return;
-    throw err;
-  }
+  const reg = await startRegistryOrSkip(t, { auth: 'token' });
+  if (!reg) return;
   const issuer = reg.tokenIssuer!;
   const log = capture();
   const c = client(t, reg, { credentials: { username: 'alice', password: 'secret' }, logger: log.logger });
@@ -344,13 +319,8 @@ test('token auth: pull/push with tokens cached per scope, widened scope for a mo
 });
 
 test('token auth: identity token (OAuth2 refresh token) and a registry token sent as is', async (t) => {
-  let reg: RunningRegistry;
-  try {
-    reg = await startRegistry(t, { auth: 'token' });
-  } catch (err) {
-    if (/test skipped/.test(String(err))) return;
-    throw err;
-  }
+  const reg = await startRegistryOrSkip(t, { auth: 'token' });
+  if (!reg) return;
   const issuer = reg.tokenIssuer!;
   const seed = client(t, reg, { credentials: { username: 'alice', password: 'secret' } });
   const img = await pushImage(seed, 'team/app', 'v1');
@@ -389,13 +359,8 @@ test('token auth: identity token (OAuth2 refresh token) and a registry token sen
 });
 
 test('token auth: a token for another scope or a failing token service → a clear error', async (t) => {
-  let reg: RunningRegistry;
-  try {
-    reg = await startRegistry(t, { auth: 'token' });
-  } catch (err) {
-    if (/test skipped/.test(String(err))) return;
-    throw err;
-  }
+  const reg = await startRegistryOrSkip(t, { auth: 'token' });
+  if (!reg) return;
   const issuer = reg.tokenIssuer!;
   const seed = client(t, reg, { credentials: { username: 'alice', password: 'secret' } });
   const img = await pushImage(seed, 'team/app', 'v1');
@@ -443,13 +408,8 @@ test('token auth: a token for another scope or a failing token service → a cle
 
 test('skopeo pushes, wharf pulls the same digests', async (t) => {
   if (!requirePeer(t, 'skopeo')) return;
-  let reg: RunningRegistry;
-  try {
-    reg = await startRegistry(t, { auth: 'htpasswd' });
-  } catch (err) {
-    if (/test skipped/.test(String(err))) return;
-    throw err;
-  }
+  const reg = await startRegistryOrSkip(t, { auth: 'htpasswd' });
+  if (!reg) return;
   const dir = await tempDir(t);
   const layout = await buildLayout(`${dir}/layout`, [
     { tag: 'v1', layers: [[{ path: 'etc/hello', content: 'hello\n' }], [{ path: 'big', size: 3 << 20 }]], config: { Cmd: ['/bin/sh'] } },
@@ -471,13 +431,8 @@ test('skopeo pushes, wharf pulls the same digests', async (t) => {
 });
 
 test('TLS: a registry with its own CA is trusted through tls.ca, refused without it, accepted unverified when asked', async (t) => {
-  let reg: RunningRegistry;
-  try {
-    reg = await startRegistry(t, { tls: true });
-  } catch (err) {
-    if (/test skipped/.test(String(err))) return;
-    throw err;
-  }
+  const reg = await startRegistryOrSkip(t, { tls: true });
+  if (!reg) return;
   const ca = await readFile(reg.caCertPath!);
   const trusted = client(t, reg, { scheme: 'https', tls: { ca: [ca] } });
   await trusted.ping();

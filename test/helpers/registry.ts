@@ -68,12 +68,21 @@ const LOG_LIMIT = 512 * 1024;
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-/** Start a docker-registry for this test; skips (or fails under WHARF_REQUIRE_PEERS=1) when it is missing. */
+/** Thrown by startRegistry after it marked the test skipped because a peer tool is missing. */
+export class PeerMissingError extends Error {}
+
+/**
+ * Start a docker-registry for this test; skips (or fails under WHARF_REQUIRE_PEERS=1) when it or a tool its
+ * options need is missing — then it throws PeerMissingError, so a caller never runs on without a registry.
+ */
 export async function startRegistry(t: TestContext, options: RegistryOptions = {}): Promise<RunningRegistry> {
-  if (!requirePeer(t, 'docker-registry')) throw new Error('docker-registry is not installed (test skipped)');
   const auth = options.auth ?? 'none';
-  if (auth === 'htpasswd' && !requirePeer(t, 'htpasswd', 'apache2-utils')) throw new Error('htpasswd is not installed (test skipped)');
-  if ((auth === 'token' || options.tls) && !requirePeer(t, 'openssl')) throw new Error('openssl is not installed (test skipped)');
+  const needed: [string, string][] = [['docker-registry', 'docker-registry']];
+  if (auth === 'htpasswd') needed.push(['htpasswd', 'apache2-utils']);
+  if (auth === 'token' || options.tls) needed.push(['openssl', 'openssl']);
+  for (const [tool, pkg] of needed) {
+    if (!requirePeer(t, tool, pkg)) throw new PeerMissingError(`${tool} is not installed (test skipped)`);
+  }
 
   const dir = await fsp.mkdtemp(join(tmpdir(), 'wharf-registry-'));
   const storageDir = join(dir, 'storage');
@@ -248,6 +257,16 @@ function registryFlags(prefix: '' | 'src-' | 'dest-', o: SkopeoOptions): string[
  * `skopeo copy LAYOUT_REF docker://REGISTRY_REF` (a bare `HOST/REPO:TAG` gets `docker://`), with the
  * destination's creds/TLS options; resolves with skopeo's stdout, rejects with its stderr.
  */
+/** startRegistry, or undefined when the test was skipped for a missing peer: `if (!reg) return;`. */
+export async function startRegistryOrSkip(t: TestContext, options: RegistryOptions = {}): Promise<RunningRegistry | undefined> {
+  try {
+    return await startRegistry(t, options);
+  } catch (err) {
+    if (err instanceof PeerMissingError) return undefined;
+    throw err;
+  }
+}
+
 export function pushWithSkopeo(layoutRef: string, registryRef: string, options: SkopeoOptions = {}): Promise<string> {
   return runPeer('skopeo', ['--insecure-policy', 'copy', '--quiet', ...registryFlags('dest-', options), ...(options.args ?? []), layoutRef, dockerRef(registryRef)]);
 }
