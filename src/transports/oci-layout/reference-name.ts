@@ -54,3 +54,44 @@ export function splitLayoutReference(
 function clip(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
+
+/**
+ * What `oci:` and `oci-archive:` references share: a path, and an image in it named by ref.name or by position.
+ * Each transport adds how it opens sources and destinations.
+ */
+export abstract class LayoutStyleReference {
+  abstract readonly transport: { readonly name: string };
+
+  constructor(
+    /** As given (relative paths resolve against the process's cwd when opened). */
+    readonly path: string,
+    readonly name?: string,
+    readonly sourceIndex?: number,
+  ) {}
+
+  toString(): string {
+    const suffix = this.name !== undefined ? `:${this.name}` : this.sourceIndex !== undefined ? `:@${this.sourceIndex}` : '';
+    return `${this.transport.name}:${this.path}${suffix}`;
+  }
+
+  dockerReference(): undefined {
+    return undefined;
+  }
+
+  /** Which image of the index to read. */
+  protected selector(): { name?: string; sourceIndex?: number } {
+    const selector: { name?: string; sourceIndex?: number } = {};
+    if (this.name !== undefined) selector.name = this.name;
+    if (this.sourceIndex !== undefined) selector.sourceIndex = this.sourceIndex;
+    return selector;
+  }
+
+  /** `@N` names an existing entry: it can be read, not written. */
+  protected checkWritable(): void {
+    if (this.sourceIndex !== undefined) {
+      throw new WharfError('INVALID_REFERENCE', `${this.toString()}: @N can only be read from, not written to`, {
+        hint: `name the image to write, e.g. ${this.transport.name}:${this.path}:latest`,
+      });
+    }
+  }
+}
