@@ -101,6 +101,27 @@ function invalid(input: string, what: string, hint?: string): WharfError {
   });
 }
 
+/**
+ * Split `NAME[:TAG][@DIGEST]` as text, validating nothing: the digest follows the first `@`; a tag follows the
+ * last colon when that colon comes after the last slash (before it, the colon belongs to a port).
+ */
+export function splitNameTagDigest(input: string): { name: string; tag?: string; digest?: string } {
+  let name = input;
+  const out: { name: string; tag?: string; digest?: string } = { name };
+  const at = name.indexOf('@');
+  if (at >= 0) {
+    out.digest = name.slice(at + 1);
+    name = name.slice(0, at);
+  }
+  const colon = name.lastIndexOf(':');
+  if (colon > name.lastIndexOf('/')) {
+    out.tag = name.slice(colon + 1);
+    name = name.slice(0, colon);
+  }
+  out.name = name;
+  return out;
+}
+
 /** Parse and normalise a docker reference (`ParseNormalizedNamed` in distribution/reference). */
 export function parseDockerReference(input: string, options: ParseDockerReferenceOptions = {}): DockerReference {
   if (typeof input !== 'string') throw invalid(String(input), `it is a ${typeof input}, not a string`);
@@ -111,11 +132,11 @@ export function parseDockerReference(input: string, options: ParseDockerReferenc
     throw invalid(input, `it contains whitespace or a control character ("${printable(bad[0])}" at position ${bad.index})`);
   }
 
-  let rest = input;
+  const parts = splitNameTagDigest(input);
+  let rest = parts.name;
   let digest: Digest | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    const digestPart = rest.slice(at + 1);
+  if (parts.digest !== undefined) {
+    const digestPart = parts.digest;
     try {
       digest = parseDigest(digestPart);
     } catch (err) {
@@ -125,15 +146,10 @@ export function parseDockerReference(input: string, options: ParseDockerReferenc
         (err as WharfError).hint ?? 'a digest is algorithm:hex, e.g. sha256: and 64 lowercase hex characters',
       );
     }
-    rest = rest.slice(0, at);
   }
 
-  // A tag is after the last colon, if that colon comes after the last slash (otherwise it is a port).
-  let tag: string | undefined;
-  const lastColon = rest.lastIndexOf(':');
-  if (lastColon > rest.lastIndexOf('/')) {
-    tag = rest.slice(lastColon + 1);
-    rest = rest.slice(0, lastColon);
+  const tag = parts.tag;
+  if (tag !== undefined) {
     if (!TAG_RE.test(tag)) {
       const why = tag.length === 0 ? 'is empty' : tag.length > 128 ? `is ${tag.length} characters long` : 'is not valid';
       throw invalid(input, `the tag "${printable(tag, 80)}" ${why}`, TAG_HINT);

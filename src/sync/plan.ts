@@ -13,7 +13,7 @@ import { posix } from 'node:path';
 import { loadTlsConfig } from '../config/index.js';
 import { parseDigest, type Digest } from '../digest/index.js';
 import { NotFoundError, WharfError, asWharfError } from '../errors.js';
-import { DockerReference, parseDockerReference, printable, validateTag } from '../reference/index.js';
+import { DockerReference, parseDockerReference, printable, splitNameTagDigest, validateTag } from '../reference/index.js';
 import { DirReference } from '../transports/dir/index.js';
 import { DockerImageReference, openClient, type RegistryAccess } from '../transports/docker/index.js';
 import { OciLayoutReference, REF_NAME_ANNOTATION, readIndex, validateRefName } from '../transports/oci-layout/index.js';
@@ -361,22 +361,12 @@ interface Destination {
 
 /** Where a source image with this name path goes. */
 export function destinationFor(namePath: string, options: SyncOptions, src?: ImageReference): Destination {
-  let path = options.scoped ? namePath.replace(/^\/+/, '') : posix.basename(namePath);
   const what = src ? src.toString() : namePath;
-  // Split NAME[:TAG][@DIGEST]; a source with both keeps the tag at the destination.
-  let digest: string | undefined;
-  const at = path.indexOf('@');
-  if (at >= 0) {
-    digest = path.slice(at + 1);
-    path = path.slice(0, at);
-  }
-  let tag: string | undefined;
-  const colon = path.lastIndexOf(':');
-  if (colon > path.lastIndexOf('/')) {
-    tag = path.slice(colon + 1);
-    path = path.slice(0, colon);
-  }
-  if (tag !== undefined) digest = undefined;
+  // A source with both a tag and a digest keeps the tag at the destination.
+  const split = splitNameTagDigest(options.scoped ? namePath.replace(/^\/+/, '') : posix.basename(namePath));
+  const path = split.name;
+  let tag = split.tag;
+  const digest = tag === undefined ? split.digest : undefined;
   if (path === '' || path.split('/').some((c) => c === '' || c === '.' || c === '..')) {
     throw new WharfError('INVALID_REFERENCE', `${what}: cannot make a destination name from ${JSON.stringify(printable(namePath, 100))}`);
   }
