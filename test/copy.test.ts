@@ -152,3 +152,35 @@ test('additional tags: a docker-archive stores the image under every name, as sk
   }
   await assert.rejects(inspect(`docker-archive:${archive}:example.com/app:nope`), (err: unknown) => err instanceof WharfError && err.code === 'IMAGE_NOT_FOUND');
 });
+
+test('schema 1: inspected and copied as it is to dir:, refused where it would need converting', async (t) => {
+  const { writeFile, mkdir } = await import('node:fs/promises');
+  const { gzipSync } = await import('node:zlib');
+  const { digestOf } = await import('../src/index.js');
+  const dir = await tempDir(t);
+  const src = join(dir, 's1');
+  await mkdir(src);
+  const layer = gzipSync(Buffer.from('not really a tar, but a blob'));
+  const blobSum = digestOf(layer);
+  const manifest = {
+    schemaVersion: 1,
+    name: 'library/old',
+    tag: 'v1',
+    architecture: 'amd64',
+    fsLayers: [{ blobSum }, { blobSum }],
+    history: [
+      { v1Compatibility: JSON.stringify({ id: 'b', created: '2016-01-01T00:00:00Z', os: 'linux', architecture: 'amd64', config: { Env: ['OLD=1'] } }) },
+      { v1Compatibility: JSON.stringify({ id: 'a', created: '2015-01-01T00:00:00Z', throwaway: true }) },
+    ],
+  };
+  await writeFile(join(src, 'manifest.json'), JSON.stringify(manifest));
+  await writeFile(join(src, blobSum.slice(7)), layer);
+  await writeFile(join(src, 'version'), 'Directory Transport Version: 1.1\n');
+  const info = await inspect(`dir:${src}`);
+  assert.deepEqual(info.output.Env, ['OLD=1']);
+  assert.deepEqual(info.output.Layers, [blobSum], 'the throwaway entry is not a layer');
+  const r = await copy(`dir:${src}`, `dir:${join(dir, 'out')}`);
+  assert.equal(r.digest, digestOf(JSON.stringify(manifest)), 'copied byte for byte');
+  assert.equal(r.blobsCopied, 1, 'the repeated blobSum is copied once');
+  await assert.rejects(copy(`dir:${src}`, `oci:${join(dir, 'oci')}:x`), (err: unknown) => err instanceof WharfError && err.code === 'CONVERSION_UNSUPPORTED');
+});

@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, digestOf, type Digest } from '../digest/index.js';
-import { WharfError, asWharfError } from '../errors.js';
+import { WharfError } from '../errors.js';
 import { compressor, decompressor, sniffCompression } from '../archive/compression.js';
 import {
   configMediaType,
@@ -13,10 +13,11 @@ import {
   serializeImageManifest,
   serializeIndex,
 } from '../oci/convert.js';
-import { MAX_CONFIG_BYTES, parseConfig, parseManifest, type ParsedManifest } from '../oci/manifest.js';
+import { parseConfig, parseManifest, type ParsedManifest } from '../oci/manifest.js';
 import { MediaType, layerCompression, layerMediaType, type Compression, type ManifestFormat } from '../oci/media-types.js';
 import { chooseInstance, formatPlatform, hostPlatform, platformMatches } from '../oci/platform.js';
 import type { Descriptor, ImageIndex, ImageManifest } from '../oci/types.js';
+import { readSmallBlob } from '../transports/read-small.js';
 import type { ImageDestination, ImageReference, ImageSource } from '../transports/types.js';
 import type { RegistryAccess } from '../transports/docker/access.js';
 import { Limiter, runPool } from './pool.js';
@@ -225,7 +226,7 @@ class Copier {
       }
       const layers = [...new Map(parsed.manifest.fsLayers.map((l) => [l.blobSum, l])).keys()];
       await runPool(layers, this.concurrency(), async (digest) => {
-        await this.copyBlob({ mediaType: MediaType.DockerLayerGzip, digest, size: -1 }, 'layer', 'preserve');
+        await this.copyBlob({ mediaType: MediaType.DockerLayerGzip, digest, size: -1 }, 'layer');
       });
       return this.putManifest(parsed.bytes, parsed.mediaType, asInstance ? parsed.digest : undefined);
     }
@@ -239,7 +240,7 @@ class Copier {
       format = manifestFormatOf(targetType);
     }
 
-    const configBytes = await this.readConfig(manifest.config);
+    const configBytes = await readSmallBlob(this.source, manifest.config, this.signal);
     const diffIds = this.diffIdsOf(configBytes, manifest);
     const policy = this.options.compression ? 'force' : caps.layerCompression;
 
@@ -274,23 +275,6 @@ class Copier {
     return this.dest.capabilities.concurrentPutBlob ? Math.max(1, this.options.concurrency ?? DEFAULT_CONCURRENCY) : 1;
   }
 
-  private async readConfig(desc: Descriptor): Promise<Buffer> {
-    if (desc.size > MAX_CONFIG_BYTES) {
-      throw new WharfError('TOO_LARGE', `config ${desc.digest} is ${desc.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`);
-    }
-    const { stream } = await this.source.getBlob(desc, this.signal);
-    const check = new DigestingStream({ digest: desc.digest, size: desc.size, where: `config ${desc.digest} from ${this.source.reference}` });
-    const chunks: Buffer[] = [];
-    try {
-      await pipeline(stream, check, async function* (src: AsyncIterable<Buffer>) {
-        for await (const c of src) chunks.push(c);
-      }, { signal: this.signal });
-    } catch (err) {
-      throw asWharfError(err, 'IO_ERROR', `reading config ${desc.digest} from ${this.source.reference}`);
-    }
-    return Buffer.concat(chunks);
-  }
-
   private diffIdsOf(configBytes: Buffer, manifest: ImageManifest): Digest[] | undefined {
     if (manifest.config.mediaType !== MediaType.OciConfig && manifest.config.mediaType !== MediaType.DockerConfig) return undefined;
     const diffIds = parseConfig(configBytes, `config ${manifest.config.digest}`).rootfs?.diff_ids;
@@ -307,7 +291,7 @@ class Copier {
     });
   }
 
-  private copyBlob(desc: Descriptor, kind: 'config' | 'layer', _policy: 'preserve'): Promise<Descriptor> {
+  private copyBlob(desc: Descriptor, kind: 'config' | 'layer'): Promise<Descriptor> {
     return this.once(desc.digest, async () => {
       if (await this.dest.tryReuseBlob(desc, this.signal, this.source)) return this.skipped(desc);
       const { stream, size } = await this.source.getBlob(desc, this.signal);

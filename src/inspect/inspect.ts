@@ -1,8 +1,6 @@
-import { pipeline } from 'node:stream/promises';
-import { DigestingStream, digestOf } from '../digest/index.js';
-import { WharfError, asWharfError } from '../errors.js';
+import { digestOf } from '../digest/index.js';
+import { WharfError } from '../errors.js';
 import {
-  MAX_CONFIG_BYTES,
   parseConfig,
   parseManifest,
   schema1Config,
@@ -11,6 +9,7 @@ import {
 } from '../oci/manifest.js';
 import { chooseInstance, hostPlatform } from '../oci/platform.js';
 import type { Descriptor, ImageConfig, Platform } from '../oci/types.js';
+import { readSmallBlob } from '../transports/read-small.js';
 import type { Context, ImageReference, ImageSource } from '../transports/types.js';
 import { goTimeString } from './go-time.js';
 import type { InspectOutput, InspectResult } from './types.js';
@@ -57,7 +56,7 @@ export async function inspectSource(source: ImageSource, options: InspectOptions
     config = schema1Config(image.manifest);
     layers = schema1Layers(image.manifest);
   } else if (image.kind === 'image') {
-    configBytes = await readBlobSmall(source, image.manifest.config, options.signal);
+    configBytes = await readSmallBlob(source, image.manifest.config, options.signal);
     config = parseConfig(configBytes, `config ${image.manifest.config.digest} of ${source.reference}`);
     layers = image.manifest.layers;
   } else {
@@ -97,27 +96,4 @@ export async function inspectSource(source: ImageSource, options: InspectOptions
   if (configBytes) result.rawConfig = configBytes;
   if (platforms) result.platforms = platforms;
   return result;
-}
-
-/** Read a small blob (a config) into memory, capped and verified. */
-export async function readBlobSmall(source: ImageSource, desc: Descriptor, signal?: AbortSignal): Promise<Buffer> {
-  if (desc.size > MAX_CONFIG_BYTES) {
-    throw new WharfError('TOO_LARGE', `blob ${desc.digest} is ${desc.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`);
-  }
-  const { stream } = await source.getBlob(desc, signal);
-  const check = new DigestingStream({ digest: desc.digest, size: desc.size >= 0 ? desc.size : MAX_CONFIG_BYTES, where: `blob ${desc.digest} from ${source.reference}` });
-  const chunks: Buffer[] = [];
-  try {
-    await pipeline(
-      stream,
-      check,
-      async function* (src: AsyncIterable<Buffer>) {
-        for await (const c of src) chunks.push(c);
-      },
-      signal ? { signal } : {},
-    );
-  } catch (err) {
-    throw asWharfError(err, 'IO_ERROR', `reading blob ${desc.digest} from ${source.reference}`);
-  }
-  return Buffer.concat(chunks);
 }
