@@ -44,6 +44,7 @@ test('push to a registry and pull back: digests kept, skopeo agrees', async (t) 
   const again = await copy(`oci:${src.dir}:v1`, `docker://${reg.host}/team/app:v1`, { registry: INSECURE });
   assert.equal(again.bytesWritten, 0);
   assert.equal(again.blobsCopied, 0, 'the registry already names this manifest: nothing to send');
+  assert.equal(again.blobsSkipped, 0, 'not even a HEAD per blob: one manifest HEAD settles it');
 });
 
 test('wharf pulls what skopeo pushed, and by digest', async (t) => {

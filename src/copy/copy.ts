@@ -140,12 +140,8 @@ class Copier {
    */
   private async alreadyPresent(parsed: ParsedManifest): Promise<CopyResult | undefined> {
     if (!this.dest.existingManifestDigest || this.options.format || this.options.compression || this.options.platforms?.length) return undefined;
-    let wouldWrite = parsed.digest;
-    if (parsed.kind === 'index' && !this.options.all) {
-      wouldWrite = chooseInstance(parsed.manifest, this.options.platform ?? hostPlatform()).digest;
-    }
     const existing = await this.dest.existingManifestDigest(this.signal).catch(() => undefined);
-    if (existing !== wouldWrite) return undefined;
+    if (existing === undefined || existing !== this.sourceDigest) return undefined;
     this.options.logger?.debug?.(`${this.dest.reference} already holds ${existing}; nothing to copy`);
     return { digest: existing, mediaType: parsed.mediaType, bytesWritten: 0, blobsCopied: 0, blobsSkipped: 0 };
   }
