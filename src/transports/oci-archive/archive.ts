@@ -19,7 +19,7 @@ import { decompressor, detectCompression } from '../../archive/compression.js';
 import { indexTarFile, normalizeTarPath, type TarEntry } from '../../archive/tar.js';
 import { parseJsonObject, validateDescriptor } from '../../oci/manifest.js';
 import type { ImageIndex } from '../../oci/types.js';
-import { LAYOUT_VERSION, MAX_INDEX_JSON_BYTES } from '../oci-layout/layout.js';
+import { LAYOUT_VERSION, MAX_INDEX_JSON_BYTES } from '../../oci/layout.js';
 import type { Context } from '../types.js';
 
 /** The oci-layout marker is one tiny JSON object; the oci: transport parses at most this much of it too. */

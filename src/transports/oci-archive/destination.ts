@@ -33,7 +33,7 @@ import { MediaType, isImageManifestMediaType, isIndexMediaType } from '../../oci
 import type { Descriptor, ImageIndex } from '../../oci/types.js';
 import { fsyncDir, tempPathBeside, withLock } from '../../util/fs.js';
 import { OciLayoutDestination } from '../oci-layout/destination.js';
-import { LAYOUT_VERSION, blobPath, readIndex } from '../oci-layout/layout.js';
+import { LAYOUT_VERSION, blobPath, readIndex } from '../../oci/layout.js';
 import { REF_NAME_ANNOTATION } from '../oci-layout/reference-name.js';
 import type { Context, DestinationCapabilities, ImageDestination, ImageReference, PutBlobExpectation } from '../types.js';
 import { OciArchiveReader, readerOptions } from './archive.js';

@@ -13,7 +13,7 @@ import type {
   ImageReference,
   PutBlobExpectation,
 } from '../types.js';
-import { LAYOUT_VERSION, blobPath, checkLayoutFile, emptyIndex, readIndex } from './layout.js';
+import { INDEX_LOCK_NAME, LAYOUT_VERSION, blobPath, checkLayoutFile, emptyIndex, readIndex } from '../../oci/layout.js';
 import { REF_NAME_ANNOTATION } from './reference-name.js';
 
 export interface OciLayoutDestinationOptions {
@@ -135,7 +135,7 @@ export class OciLayoutDestination implements ImageDestination {
     for (const d of dirs) await fsyncDir(d);
     // 2. Then the index entry, under the layout's lock.
     const top = this.top;
-    await withLock(join(this.root, 'index.json.lock'), async () => {
+    await withLock(join(this.root, INDEX_LOCK_NAME), async () => {
       const index: ImageIndex = (await readIndex(this.root, false)) ?? emptyIndex();
       index.manifests = index.manifests.filter((m) => {
         const name = m.annotations?.[REF_NAME_ANNOTATION];

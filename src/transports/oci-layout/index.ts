@@ -29,4 +29,4 @@ export const ociLayoutTransport: Transport = {
 export { OciLayoutDestination } from './destination.js';
 export { OciLayoutSource, selectDescriptor } from './source.js';
 export { REF_NAME_ANNOTATION, splitLayoutReference, validateRefName } from './reference-name.js';
-export { blobPath, readIndex } from './layout.js';
+export { blobPath, readIndex } from '../../oci/layout.js';

@@ -9,7 +9,7 @@ import { WharfError } from '../../errors.js';
  */
 const REF_NAME = /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
 
-export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
+export { REF_NAME_ANNOTATION } from '../../oci/layout.js';
 
 export function validateRefName(name: string, input: string): string {
   if (name.length > 512 || !REF_NAME.test(name)) {

@@ -5,7 +5,7 @@ import { MAX_MANIFEST_BYTES } from '../../oci/manifest.js';
 import type { Descriptor } from '../../oci/types.js';
 import { BLOB_READ_CHUNK } from '../../util/fs.js';
 import type { BlobStream, ImageReference, ImageSource, ManifestBlob } from '../types.js';
-import { blobPath, readIndex } from './layout.js';
+import { blobPath, readIndex } from '../../oci/layout.js';
 import { REF_NAME_ANNOTATION } from './reference-name.js';
 
 export interface LayoutSelector {

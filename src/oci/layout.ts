@@ -1,14 +1,21 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { digestAlgorithm, digestHex, parseDigest, type Digest } from '../../digest/index.js';
-import { NotFoundError, WharfError, asWharfError } from '../../errors.js';
-import { parseJsonObject, validateDescriptor } from '../../oci/manifest.js';
-import { MediaType } from '../../oci/media-types.js';
-import type { Descriptor, ImageIndex } from '../../oci/types.js';
+import { digestAlgorithm, digestHex, parseDigest, type Digest } from '../digest/index.js';
+import { NotFoundError, WharfError, asWharfError } from '../errors.js';
+import { parseJsonObject, validateDescriptor } from './manifest.js';
+import { MediaType } from './media-types.js';
+import type { Descriptor, ImageIndex } from './types.js';
 
 /** index.json of a layout can list many images, but not unboundedly many bytes. */
 export const MAX_INDEX_JSON_BYTES = 32 << 20;
 export const LAYOUT_VERSION = '1.0.0';
+/** The annotation that names an image in a layout's index.json (a tag, when a layout holds one repository). */
+export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
+/**
+ * The lock every wharf writer of a layout's index.json takes (copy into oci:, the registry server, its GC), so
+ * that their read-modify-writes serialise across processes.
+ */
+export const INDEX_LOCK_NAME = 'index.json.lock';
 
 export function blobPath(root: string, digest: Digest): string {
   parseDigest(digest); // refuses anything that could walk out of blobs/
