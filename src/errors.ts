@@ -41,7 +41,9 @@ export type ErrorCode =
   | 'CREDENTIAL_HELPER_FAILED'
   | 'REGISTRIES_CONF_INVALID'
   | 'REGISTRY_BLOCKED'
-  | 'CERTS_INVALID';
+  | 'CERTS_INVALID'
+  // server/: `wharf serve` configuration (access rules, htpasswd, token keys)
+  | 'SERVER_CONFIG_INVALID';
 
 export interface WharfErrorOptions {
   hint?: string;

@@ -504,6 +504,7 @@ describe('exit codes', () => {
     REGISTRIES_CONF_INVALID: 1,
     REGISTRY_BLOCKED: 1,
     CERTS_INVALID: 1,
+    SERVER_CONFIG_INVALID: 1,
     LAYER_INVALID: 4,
   };
   for (const [code, exit] of Object.entries(expected)) {

@@ -12,6 +12,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { listTagsCommand } from './commands/list-tags.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
 import { manifestDigestCommand } from './commands/manifest-digest.js';
+import { registryCommand, serveCommand } from './commands/serve.js';
 import { syncCommand } from './commands/sync.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { sanitizeForTerminal } from './format.js';
@@ -27,6 +28,8 @@ export const COMMANDS: readonly Command[] = [
   logoutCommand,
   syncCommand,
   manifestDigestCommand,
+  serveCommand,
+  registryCommand,
 ];
 
 export function findCommand(name: string): Command | undefined {

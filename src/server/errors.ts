@@ -26,6 +26,8 @@ export type SpecErrorCode =
  */
 export class RegistryApiError extends WharfError {
   override readonly name = 'RegistryApiError';
+  /** Headers the answer needs besides the error body (a 401's WWW-Authenticate). */
+  headers: Record<string, string> | undefined;
   constructor(
     readonly status: number,
     readonly specCode: SpecErrorCode,

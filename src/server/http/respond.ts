@@ -26,6 +26,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: unknow
     return;
   }
   const api = toApiError(err);
+  if (api.headers) headers = { ...headers, ...api.headers };
   // A refused body was not read to its end: close the connection rather than read the rest to reuse it.
   if (api.status === 413) headers = { ...headers, Connection: 'close' };
   const error: Record<string, unknown> = { code: api.specCode, message: api.message };

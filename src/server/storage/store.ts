@@ -141,8 +141,8 @@ export class RegistryStore {
    * Every repository below the root, sorted in lexical (byte) order: each folder holding an OCI layout.
    * Cached for a few seconds, since a catalog walk reads the whole tree's folders.
    */
-  async repositories(now = Date.now()): Promise<string[]> {
-    if (this.catalog && now - this.catalog.at < 5000) return this.catalog.names;
+  async repositories(now = Date.now(), fresh = false): Promise<string[]> {
+    if (!fresh && this.catalog && now - this.catalog.at < 5000) return this.catalog.names;
     const names: string[] = [];
     const walk = async (dir: string, prefix: string): Promise<void> => {
       const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);

@@ -1,0 +1,53 @@
+/** Authentication and authorization for `wharf serve`: htpasswd users, access rules, tokens, headers. */
+export {
+  ACTIONS,
+  AccessPolicy,
+  matchRepository,
+  validateAccessRules,
+  validateGroups,
+  type AccessRule,
+  type Action,
+  type GroupMap,
+  type Identity,
+} from './access.js';
+export {
+  MAX_AUTHORIZATION_LENGTH,
+  basicChallenge,
+  bearerChallenge,
+  parseAuthorization,
+  quoteHeaderValue,
+  type BearerChallengeOptions,
+  type Credentials,
+} from './authorization.js';
+export {
+  MAX_HTPASSWD_BYTES,
+  MAX_HTPASSWD_LINE_BYTES,
+  PasswordFile,
+  loadPasswordFile,
+  parseHtpasswd,
+  type HtpasswdParseResult,
+  type PasswordFileOptions,
+  type PasswordFileStats,
+} from './htpasswd.js';
+export {
+  CLOCK_SKEW_SECONDS,
+  MAX_ISSUED_TOKEN_LENGTH,
+  MAX_SCOPES,
+  MAX_SCOPE_LENGTH,
+  MAX_TOKEN_LENGTH,
+  MIN_KEY_BYTES,
+  formatScope,
+  issueToken,
+  parseScope,
+  parseScopes,
+  signToken,
+  verifyToken,
+  type AccessEntry,
+  type Scope,
+  type TokenClaims,
+  type TokenDeps,
+  type TokenRequest,
+  type TokenResponseBody,
+  type TokenResult,
+  type VerifyExpectation,
+} from './token.js';
