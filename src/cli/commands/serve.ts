@@ -1,20 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { WharfError, asWharfError } from '../../errors.js';
-import {
-  collectGarbage,
-  createAuthGate,
-  parseDuration,
-  parseListen,
-  parseServerConfig,
-  RegistryStore,
-  startRegistryServer,
-  DEFAULT_GC,
-  META_DIR,
-  type AccessLogEntry,
-  type RegistryServerOptions,
-  type ServerConfig,
-} from '../../server/index.js';
+// The server (with its YAML and bcrypt) is loaded when one of these commands runs, not on every wharf start.
+import type { AccessLogEntry, RegistryServerOptions, ServerConfig } from '../../server/index.js';
 import { humanSize } from '../format.js';
 import type { CliIO, Command } from '../types.js';
 
@@ -24,7 +12,10 @@ export function defaultStorage(io: CliIO): string {
   return join(data, 'wharf', 'registry');
 }
 
+const server = (): Promise<typeof import('../../server/index.js')> => import('../../server/index.js');
+
 export async function loadServerConfig(io: CliIO, file: string | undefined): Promise<ServerConfig> {
+  const { DEFAULT_GC, parseServerConfig } = await server();
   if (file === undefined) return { access: [], gc: { ...DEFAULT_GC }, log: { access: true }, limits: {} };
   const path = resolve(io.cwd, file);
   let text: string;
@@ -37,6 +28,15 @@ export async function loadServerConfig(io: CliIO, file: string | undefined): Pro
     });
   }
   return parseServerConfig(text, path, dirname(path));
+}
+
+/** A bad --listen is a usage error (exit 2), unlike the same mistake in a configuration file. */
+async function listenFlag(value: string): Promise<{ host: string; port: number }> {
+  try {
+    return (await server()).parseListen(value, '--listen');
+  } catch (err) {
+    throw new WharfError('USAGE', (err as WharfError).message, { hint: (err as WharfError).hint ?? '' });
+  }
 }
 
 function isLoopback(host: string): boolean {
@@ -67,7 +67,7 @@ async function readPem(path: string, what: string): Promise<Buffer> {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Run an OCI registry (like registry:2) over a local storage folder',
-  usage: '[--listen HOST:PORT] [--storage DIR] [--config FILE] [-q] [--json]',
+  usage: '[--listen HOST:PORT] [--storage DIR] [--config FILE] [-q] [--json | --log-format text|json]',
   description: `
 Serve the OCI distribution API (v1.1: pull, push, chunked and resumable uploads, mounts, tags, catalog,
 deletes, referrers) until Ctrl-C or SIGTERM. skopeo, podman, docker, crane and wharf push to it and pull from it.
@@ -95,14 +95,16 @@ printed unless it listens on loopback only). The configuration file (YAML; paths
   log: { access: true }
 
 Also served: /healthz (200 when the storage is writable) and /metrics (Prometheus text format).
-Each request is logged on stderr: one JSON object per line when stderr is not a terminal or with --json,
-a short line otherwise; -q logs nothing but errors. No credentials appear in the log.`,
+Each request is logged on stderr: one JSON object per line when stderr is not a terminal (or with --json),
+a short line on a terminal (or with --log-format text); -q logs no requests. Exit code 0 after Ctrl-C or
+SIGTERM once the requests in flight are answered. No credentials appear in the log.`,
   flags: [
     { name: 'listen', type: 'string', placeholder: 'HOST:PORT', help: 'address to listen on (default 127.0.0.1:5000; :5000 for every interface)' },
     { name: 'storage', type: 'string', placeholder: 'DIR', help: 'storage folder (default $XDG_DATA_HOME/wharf/registry)' },
     { name: 'config', type: 'string', placeholder: 'FILE', help: 'YAML configuration: auth, access rules, TLS, GC schedule' },
     { name: 'quiet', short: 'q', type: 'boolean', help: 'no access log' },
-    { name: 'json', type: 'boolean', help: 'access log and messages as JSON lines' },
+    { name: 'json', type: 'boolean', help: 'access log and messages as JSON lines (the same as --log-format json)' },
+    { name: 'log-format', type: 'string', choices: ['text', 'json'], placeholder: 'FORMAT', help: 'text (default on a terminal) or json (default otherwise)' },
   ],
   operands: { min: 0, max: 0, names: 'no operands' },
   examples: [
@@ -114,9 +116,11 @@ a short line otherwise; -q logs nothing but errors. No credentials appear in the
   async run(ctx) {
     const { args, io } = ctx;
     const config = await loadServerConfig(io, args.str('config'));
-    const listen = args.str('listen') !== undefined ? parseListen(args.str('listen')!, '--listen') : (config.listen ?? { host: '127.0.0.1', port: 5000 });
+    const { collectGarbage, createAuthGate, startRegistryServer, META_DIR } = await server();
+    const listen = args.str('listen') !== undefined ? await listenFlag(args.str('listen')!) : (config.listen ?? { host: '127.0.0.1', port: 5000 });
     const storage = args.str('storage') !== undefined ? resolve(io.cwd, args.str('storage')!) : (config.storage ?? defaultStorage(io));
-    const json = args.bool('json') || io.stderr.isTTY !== true;
+    const format = args.bool('json') ? 'json' : (args.str('log-format') ?? (io.stderr.isTTY === true ? 'text' : 'json'));
+    const json = format === 'json';
     const say = (message: string, fields: Record<string, unknown> = {}): void => {
       io.stderr.write(json ? `${JSON.stringify({ time: new Date(ctx.now()).toISOString(), msg: message, ...fields })}\n` : `wharf serve: ${message}\n`);
     };
@@ -158,21 +162,25 @@ a short line otherwise; -q logs nothing but errors. No credentials appear in the
       };
       options.onBackgroundError = (err) => say(`garbage collection failed: ${(err as Error).message}`, { level: 'error' });
     }
-    const server = await startRegistryServer(options);
-    say(`listening on ${server.url}, storage ${storage}${config.auth ? ', auth on' : ''}${config.tls ? ', TLS' : ''}`, { url: server.url, storage });
+    const running = await startRegistryServer(options);
     if (!config.auth && !isLoopback(listen.host)) {
-      say(`WARNING: no auth is configured and ${listen.host}:${server.port} is reachable from other machines: anyone who can reach it may push and delete images. Configure auth (wharf serve --help) or listen on 127.0.0.1.`, { level: 'warning' });
+      say(`WARNING: no auth is configured and ${listen.host}:${running.port} is reachable from other machines: anyone who can reach it may push and delete images. Configure auth (wharf serve --help) or listen on 127.0.0.1.`, { level: 'warning' });
     }
+    say(`listening on ${running.url}, storage ${storage}${config.auth ? ', auth on' : ''}${config.tls ? ', TLS' : ''}`, { url: running.url, storage });
     await new Promise<void>((resolveStop) => {
       if (ctx.signal.aborted) resolveStop();
       ctx.signal.addEventListener('abort', () => resolveStop(), { once: true });
     });
     say('stopping: finishing requests in flight');
-    await server.close();
+    await running.close();
     say('stopped');
     return 0;
   },
 };
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
 
 export const registryCommand: Command = {
   name: 'registry',
@@ -204,11 +212,17 @@ that no tag reaches (directly, as an index's child, or as a referrer). Interrupt
     if (sub !== 'gc') throw new WharfError('USAGE', `unknown registry subcommand "${String(sub).slice(0, 30)}"`, { hint: "the subcommand is gc: 'wharf registry gc --storage DIR'" });
     const config = await loadServerConfig(io, args.str('config'));
     const storage = args.str('storage') !== undefined ? resolve(io.cwd, args.str('storage')!) : (config.storage ?? defaultStorage(io));
+    const { collectGarbage, parseDuration, RegistryStore, META_DIR } = await server();
     if (!(await fsp.stat(join(storage, META_DIR)).catch(() => undefined))) {
       throw new WharfError('IMAGE_NOT_FOUND', `${storage} is not a wharf registry storage (it has no ${META_DIR}/ folder)`, { hint: "give the folder 'wharf serve --storage' uses" });
     }
     const graceText = args.str('grace');
-    const graceMs = graceText !== undefined ? parseDuration(graceText, '--grace') : config.gc.graceMs;
+    let graceMs = config.gc.graceMs;
+    try {
+      if (graceText !== undefined) graceMs = parseDuration(graceText, '--grace');
+    } catch (err) {
+      throw new WharfError('USAGE', (err as WharfError).message, { hint: (err as WharfError).hint ?? '' });
+    }
     const store = await RegistryStore.open(storage);
     const report = await collectGarbage(store, {
       dryRun: args.bool('dry-run'),
@@ -226,8 +240,8 @@ that no tag reaches (directly, as an index's child, or as a referrer). Interrupt
     for (const b of report.blobs) io.stdout.write(`${verb} blob ${b.repository}@${b.digest} (${humanSize(b.size)})\n`);
     for (const r of report.skipped) io.stdout.write(`skipped ${r}: a manifest in it cannot be read, so nothing there was removed\n`);
     io.stdout.write(
-      `${report.dryRun ? 'Dry run: would free' : 'Freed'} ${humanSize(report.bytesFreed)} (${report.freed.length} blobs) in ${report.repositories} repositories; ` +
-        `${report.manifests.length} untagged manifests, ${report.uploads} abandoned uploads; ${report.keptYoung} kept as younger than the grace period\n`,
+      `${report.dryRun ? 'Dry run: would free' : 'Freed'} ${humanSize(report.bytesFreed)} (${count(report.freed.length, 'blob')}) in ${count(report.repositories, 'repository', 'repositories')}; ` +
+        `${count(report.manifests.length, 'untagged manifest')}, ${count(report.uploads, 'abandoned upload')}; ${report.keptYoung} kept as younger than the grace period\n`,
     );
     return 0;
   },
