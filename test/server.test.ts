@@ -6,13 +6,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { copy, inspect, sync } from '../src/index.js';
 import { startRegistryServer } from '../src/server/serve.js';
 import type { RegistryAccess } from '../src/transports/index.js';
 import { buildLayout, type ImageSpec } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
+import { testCertificate } from './helpers/token-issuer.js';
 import { startWharfRegistry } from './helpers/wharf-registry.js';
 
 const INSECURE: RegistryAccess = { tlsVerify: false };
@@ -182,4 +184,21 @@ test('wharf login and copy against wharf serve with auth: token flow end to end'
   assert.equal(pulled.digest, pushed.digest);
   assert.ok(srv.log.some((e) => e.route === 'token' && e.status === 200), 'the client used the token endpoint');
   assert.ok(srv.log.every((e) => !JSON.stringify(e).includes('w4rf-s3cret')), 'no password in the access log');
+});
+
+test('wharf serve over TLS: skopeo pushes trusting the CA from --dest-cert-dir, wharf pulls with --src-cert-dir; without the CA skopeo refuses it', async (t) => {
+  if (!requirePeer(t, 'skopeo') || !requirePeer(t, 'openssl')) return;
+  const cert = await testCertificate('tls');
+  const srv = await startWharfRegistry(t, { tls: { cert: Buffer.from(cert.certPem), key: Buffer.from(cert.keyPem) } });
+  assert.match(srv.url, /^https:/);
+  const dir = await tempDir(t);
+  const certs = join(dir, 'certs');
+  await fsp.mkdir(certs);
+  await fsp.copyFile(cert.certPath, join(certs, 'ca.crt'));
+  const src = await buildLayout(join(dir, 'src'), [IMAGE]);
+  await runPeer('skopeo', ['--insecure-policy', 'copy', '-q', `--dest-cert-dir=${certs}`, `oci:${src.dir}:v1`, `docker://${srv.host}/tls/app:v1`]);
+  const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+  const out = await runPeer(process.execPath, [cli, 'copy', '-q', '--json', `--src-cert-dir=${certs}`, `docker://${srv.host}/tls/app:v1`, `oci:${join(dir, 'out')}:v1`]);
+  assert.equal(JSON.parse(out).digest, src.images[0]!.manifest.digest);
+  await assert.rejects(runPeer('skopeo', ['inspect', `docker://${srv.host}/tls/app:v1`]), /certificate|x509/, 'without the CA the certificate is not trusted');
 });
