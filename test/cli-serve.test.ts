@@ -132,3 +132,22 @@ test('wharf registry gc --json reports what it removed; --dry-run removes nothin
   assert.equal(notStorage.status, 3);
   assert.match(notStorage.stderr, /is not a wharf registry storage/);
 });
+
+test('wharf serve with gc.interval collects garbage online and counts it in /metrics', async (t) => {
+  const dir = await tempDir(t);
+  const config = join(dir, 'registry.yaml');
+  await fsp.writeFile(config, 'gc:\n  interval: 1s\n  grace: 0s\n');
+  const srv = await serve(t, ['--listen', '127.0.0.1:0', '--storage', join(dir, 'store'), '--config', config]);
+  const orphan = randomBytes(999);
+  const digest = `sha256:${createHash('sha256').update(orphan).digest('hex')}`;
+  assert.equal((await fetch(`${srv.url}/v2/online/blobs/uploads/?digest=${digest}`, { method: 'POST', body: orphan })).status, 201);
+  let metrics = '';
+  for (let i = 0; i < 50 && !/wharf_gc_deleted_bytes_total 999\b/.test(metrics); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    metrics = await (await fetch(`${srv.url}/metrics`)).text();
+  }
+  assert.match(metrics, /wharf_gc_deleted_bytes_total 999\b/);
+  assert.equal((await fetch(`${srv.url}/v2/online/blobs/${digest}`, { method: 'HEAD' })).status, 404);
+  assert.ok(srv.lines.some((l) => /garbage collection: freed 999 B/.test(l)), srv.lines.join('\n'));
+  await srv.stop();
+});

@@ -157,7 +157,7 @@ SIGTERM once the requests in flight are answered. No credentials appear in the l
           metrics.add('wharf_gc_deleted_blobs_total', report.freed.length);
           metrics.add('wharf_gc_deleted_bytes_total', report.bytesFreed);
           metrics.add('wharf_gc_deleted_manifests_total', report.manifests.length);
-          say(`garbage collection: freed ${humanSize(report.bytesFreed)} in ${report.freed.length} blobs, ${report.manifests.length} untagged manifests, ${report.uploads} stale uploads`, { gc: { freedBytes: report.bytesFreed, blobs: report.freed.length, manifests: report.manifests.length, uploads: report.uploads } });
+          say(`garbage collection: freed ${humanSize(report.bytesFreed)} in ${count(report.freed.length, 'blob')}, ${count(report.manifests.length, 'untagged manifest')}, ${count(report.uploads, 'stale upload')}`, { gc: { freedBytes: report.bytesFreed, blobs: report.freed.length, manifests: report.manifests.length, uploads: report.uploads } });
         },
       };
       options.onBackgroundError = (err) => say(`garbage collection failed: ${(err as Error).message}`, { level: 'error' });
