@@ -82,7 +82,7 @@ export function createRegistryApp(options: RegistryAppOptions): (req: IncomingMe
     catalog: {
       GET: {
         run: async (ctx) => {
-          if (!gate.canListCatalog(ctx.caller)) throw unauthorized(ctx, undefined);
+          if (!gate.canListCatalog(ctx.caller)) throw unauthorized(ctx, 'registry:catalog:*');
           await manifests.catalog(ctx);
         },
       },
@@ -99,7 +99,7 @@ export function createRegistryApp(options: RegistryAppOptions): (req: IncomingMe
   };
   tables.base!.HEAD = tables.base!.GET;
 
-  function unauthorized(ctx: RequestContext, scope: { repository: string; actions: Action[] } | undefined): RegistryApiError {
+  function unauthorized(ctx: RequestContext, scope: string | undefined): RegistryApiError {
     const known = ctx.caller.user !== undefined || ctx.caller.granted !== undefined;
     const challenge = gate.challenge(ctx.req, scope, ctx.caller.granted ? 'insufficient_scope' : undefined);
     if (challenge) ctx.res.setHeader('WWW-Authenticate', challenge);
@@ -140,7 +140,7 @@ export function createRegistryApp(options: RegistryAppOptions): (req: IncomingMe
       const repository = name(ctx);
       if (!gate.allows(ctx.caller, repository, entry.action)) {
         const actions: Action[] = entry.action === 'push' ? ['pull', 'push'] : [entry.action];
-        throw unauthorized(ctx, { repository, actions });
+        throw unauthorized(ctx, `repository:${repository}:${actions.join(',')}`);
       }
     }
     await entry.run(ctx);

@@ -9,7 +9,7 @@ import { PasswordFile, type PasswordFileOptions } from '../auth/htpasswd.js';
 import { MIN_KEY_BYTES, issueToken, verifyToken, type TokenDeps } from '../auth/token.js';
 import { RegistryApiError } from '../errors.js';
 import { readCapped } from './body.js';
-import type { Action, Caller, Gate } from './gate.js';
+import type { Caller, Gate } from './gate.js';
 import { sendJson } from './respond.js';
 
 export interface AuthGateOptions {
@@ -78,9 +78,9 @@ export async function createAuthGate(options: AuthGateOptions): Promise<AuthGate
     return `${scheme}://${host}/token`;
   };
 
-  const challenge = (req: IncomingMessage, scope?: { repository: string; actions: Action[] }, error?: string): string => {
+  const challenge = (req: IncomingMessage, scope?: string, error?: string): string => {
     const value: Parameters<typeof bearerChallenge>[0] = { realm: realmOf(req), service };
-    if (scope) value.scope = `repository:${scope.repository}:${scope.actions.join(',')}`;
+    if (scope) value.scope = scope;
     if (error) value.error = error;
     return bearerChallenge(value);
   };

@@ -22,7 +22,8 @@ export interface Gate {
   identify(req: IncomingMessage): Promise<Caller>;
   allows(caller: Caller, repository: string, action: Action): boolean;
   canListCatalog(caller: Caller): boolean;
-  challenge(req: IncomingMessage, scope?: { repository: string; actions: Action[] }, error?: 'insufficient_scope' | 'invalid_token'): string;
+  /** `scope` in the token spec's grammar: `repository:team/app:pull,push`, `registry:catalog:*`. */
+  challenge(req: IncomingMessage, scope?: string, error?: 'insufficient_scope' | 'invalid_token'): string;
 }
 
 /** No auth configured: anonymous read and write. */
