@@ -217,3 +217,13 @@ test("gc of a layout wharf copy wrote (an index's children not listed in index.j
   const second = await collectGarbage(store, now);
   assert.deepEqual(second.blobs.map((b) => b.digest), [`sha256:${'f'.repeat(64)}`]);
 });
+
+test('one gc run with a grace period frees what a deleted image left: its own unlinks do not make blobs look young', async (t) => {
+  const srv = await startWharfRegistry(t);
+  const img = await pushImage(srv, 'once', '1', [await pushBlob(srv, 'once', randomBytes(2048))]);
+  assert.equal((await fetch(`${srv.url}/v2/once/manifests/${img.manifest.digest}`, { method: 'DELETE' })).status, 202);
+  await new Promise((r) => setTimeout(r, 300)); // older than the grace below
+  const report = await collectGarbage(srv.store, { graceMs: 200, uploadExpiryMs: 7 * 86_400_000 });
+  assert.deepEqual(new Set(report.freed.map((f) => f.digest)), new Set([img.manifest.digest, img.config.digest, img.layers[0]!.digest]));
+  assert.equal(report.keptYoung, 0);
+});

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, utimes } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WharfError } from '../src/index.js';
@@ -49,4 +51,31 @@ test('withLock: the lock is released when the holder throws', async (t) => {
     throw new Error('boom');
   }), /boom/);
   assert.equal(await withLock(lock, async () => 'again', { timeoutMs: 100 }), 'again');
+});
+
+test('withLock: a lock whose holder (a process on this machine) is dead is broken at once; a living holder keeps it', async (t) => {
+  const dir = await tempDir(t);
+  const lock = join(dir, 'index.json.lock');
+  // A process that has exited: its pid names nobody now.
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const deadPid = Number(child.stdout);
+  await mkdir(lock);
+  await writeFile(join(lock, 'owner'), JSON.stringify({ host: hostname(), pid: deadPid, token: 'crashed' }));
+  const started = Date.now();
+  assert.equal(await withLock(lock, async () => 'ran', { staleMs: 60_000, timeoutMs: 5_000 }), 'ran');
+  assert.ok(Date.now() - started < 4_000, 'broken without waiting for staleness');
+  assert.deepEqual(await readdir(dir), [], 'released: nothing left');
+  // A holder that is alive (this test's parent process) is waited for, then LOCK_TIMEOUT names it.
+  await mkdir(lock);
+  await writeFile(join(lock, 'owner'), JSON.stringify({ host: hostname(), pid: process.ppid, token: 'alive' }));
+  await assert.rejects(withLock(lock, async () => 'never', { staleMs: 60_000, timeoutMs: 300 }), (err: WharfError) => err.code === 'LOCK_TIMEOUT' && err.hint!.includes(`pid ${process.ppid}`));
+});
+
+test('withLock: a stale lock that is not empty (not an rmdir-able directory) is still broken, and a timeout is still a timeout', async (t) => {
+  const dir = await tempDir(t);
+  const lock = join(dir, 'x.lock');
+  await mkdir(join(lock, 'junk'), { recursive: true });
+  const old = new Date(Date.now() - 10 * 60_000);
+  await utimes(lock, old, old);
+  assert.equal(await withLock(lock, async () => 'ran', { staleMs: 60_000, timeoutMs: 2_000 }), 'ran');
 });

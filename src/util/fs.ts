@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, promises as fsp } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -90,29 +91,62 @@ export interface LockOptions {
   refreshMs?: number;
 }
 
+/** Who holds a lock: written inside the lock directory, so a waiter can tell a crashed holder from a slow one. */
+interface LockOwner {
+  host: string;
+  pid: number;
+  token: string;
+}
+
+async function readOwner(lockPath: string): Promise<LockOwner | undefined> {
+  try {
+    const o = JSON.parse(await fsp.readFile(join(lockPath, 'owner'), 'utf8')) as Partial<LockOwner>;
+    return typeof o.host === 'string' && typeof o.pid === 'number' && typeof o.token === 'string' ? (o as LockOwner) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, but not ours to signal
+  }
+}
+
 /**
  * Run `fn` holding an exclusive lock on `lockPath` (a directory created with mkdir, which is atomic on every
  * filesystem Node runs on). Several processes updating one oci: layout's index.json serialise here.
+ *
+ * A lock whose holder died is broken: at once when the holder was a process on this machine that no longer
+ * exists (its pid and host are in the lock's `owner` file), else once the lock is older than `staleMs` (the
+ * holder touches it while it works). Breaking re-reads the owner first, so a lock taken anew meanwhile stays.
  */
 export async function withLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const staleMs = options.staleMs ?? 120_000;
   const start = Date.now();
+  const me: LockOwner = { host: hostname(), pid: process.pid, token: randomBytes(8).toString('hex') };
   let delay = 5;
   for (;;) {
     try {
       await fsp.mkdir(lockPath);
+      await fsp.writeFile(join(lockPath, 'owner'), JSON.stringify(me)).catch(() => {});
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw asWharfError(err, 'IO_ERROR', `locking ${lockPath}`);
+      const owner = await readOwner(lockPath);
       const st = await fsp.stat(lockPath).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > staleMs) {
-        await fsp.rmdir(lockPath).catch(() => {});
+      const dead = owner !== undefined && owner.host === me.host && owner.pid !== me.pid && !isAlive(owner.pid);
+      if (st && (dead || Date.now() - st.mtimeMs > staleMs) && (await readOwner(lockPath))?.token === owner?.token) {
+        await fsp.rm(lockPath, { recursive: true, force: true }).catch(() => {});
         continue;
       }
       if (Date.now() - start > timeoutMs) {
         throw new WharfError('LOCK_TIMEOUT', `could not lock ${lockPath} within ${timeoutMs} ms`, {
-          hint: 'another wharf process is writing here; if none is, remove the lock directory',
+          hint: `another wharf process is writing here${owner ? ` (pid ${owner.pid} on ${owner.host})` : ''}; if none is, remove the lock directory`,
         });
       }
       await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
@@ -128,7 +162,8 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, option
     return await fn();
   } finally {
     clearInterval(refresh);
-    await fsp.rmdir(lockPath).catch(() => {});
+    const owner = await readOwner(lockPath);
+    if (!owner || owner.token === me.token) await fsp.rm(lockPath, { recursive: true, force: true }).catch(() => {});
   }
 }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RegistryApiError } from '../errors.js';
+import { RegistryApiError, apiError } from '../errors.js';
 import type { RegistryMetrics } from '../metrics.js';
 import { validateRepositoryName } from '../storage/names.js';
 import type { RegistryStore } from '../storage/store.js';
@@ -128,6 +128,7 @@ export function createRegistryApp(options: RegistryAppOptions): (req: IncomingMe
       return;
     }
     ctx.res.setHeader(API_VERSION_HEADER[0], API_VERSION_HEADER[1]);
+    if (route.kind === 'invalid') throw apiError.nameInvalid('the path has dot segments or backslashes');
     const table = tables[route.kind];
     if (!table) throw new RegistryApiError(404, 'UNSUPPORTED', 'no such endpoint in the distribution API');
     const entry = table[req.method ?? ''];
@@ -148,17 +149,24 @@ export function createRegistryApp(options: RegistryAppOptions): (req: IncomingMe
 
   return (req, res) => {
     const started = clock();
-    const url = new URL(req.url ?? '/', 'http://registry.invalid');
-    const route = routeOf(url.pathname);
+    // The path is taken from the request line as sent: URL parsing would resolve `a/../b` (and `%2e%2e`, and
+    // `\`) into another repository's path. Only the query is parsed.
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const pathname = q < 0 ? raw : raw.slice(0, q);
+    const url = new URL(q < 0 ? '/' : `/${raw.slice(q)}`, 'http://registry.invalid');
+    const route = routeOf(pathname);
+    // The socket is gone from `req` once the response closes; keep it for the byte count and the log.
+    const socket = req.socket;
     const abort = new AbortController();
     res.once('close', () => abort.abort());
-    const ctx: RequestContext = { req, res, url, route, store, gate, caller: {}, limits, signal: abort.signal, note: {} };
-    const bytesAtStart = req.socket.bytesWritten;
+    const ctx: RequestContext = { req, res, path: pathname, url, route, store, gate, caller: {}, limits, signal: abort.signal, note: {} };
+    const bytesAtStart = socket.bytesWritten;
     metrics.started();
     let errorCode: string | undefined;
     res.once('close', () => {
       const ms = clock() - started;
-      const bytesOut = Math.max(0, req.socket.bytesWritten - bytesAtStart);
+      const bytesOut = Math.max(0, socket.bytesWritten - bytesAtStart);
       metrics.finished(req.method ?? '?', route.kind, res.statusCode, ms / 1000);
       metrics.add('wharf_http_response_bytes_total', bytesOut);
       if (ctx.note.bytesIn) metrics.add('wharf_http_request_bytes_total', ctx.note.bytesIn);
@@ -166,9 +174,9 @@ export function createRegistryApp(options: RegistryAppOptions): (req: IncomingMe
       if (!options.log) return;
       const entry: AccessLogEntry = {
         time: new Date(started).toISOString(),
-        remote: req.socket.remoteAddress,
+        remote: socket.remoteAddress,
         method: req.method,
-        path: clip(url.pathname + url.search),
+        path: clip(pathname + redactedQuery(url.searchParams)),
         route: route.kind,
         status: res.statusCode,
         bytesOut,
@@ -209,6 +217,14 @@ function validName(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The query for the log, with the value of anything that looks like a credential replaced. */
+function redactedQuery(params: URLSearchParams): string {
+  if ([...params.keys()].length === 0) return '';
+  const shown = new URLSearchParams();
+  for (const [key, value] of params) shown.append(key, /pass|secret|token|key|auth|cred/i.test(key) ? 'REDACTED' : value);
+  return `?${shown.toString()}`;
 }
 
 /** Log fields stay short and printable, whatever a client put in its URL. */

@@ -127,6 +127,9 @@ export async function createAuthGate(options: AuthGateOptions): Promise<AuthGate
       if (caller.granted) return caller.granted.get(repository)?.has(action) ?? false;
       return policy.can(policy.identity(caller.user), repository, action);
     },
+    canSee(caller, repository) {
+      return policy.can(policy.identity(caller.user), repository, 'pull');
+    },
     canListCatalog(caller) {
       return caller.granted ? caller.catalog === true : caller.user !== undefined;
     },

@@ -26,6 +26,9 @@ export const DEFAULT_LIMITS: ServerLimits = {
 export interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
+  /** The path exactly as the request line has it (never normalised). */
+  path: string;
+  /** For the query only: its pathname is meaningless (see `path`). */
   url: URL;
   route: Route;
   store: RegistryStore;

@@ -22,6 +22,11 @@ export interface Gate {
   identify(req: IncomingMessage): Promise<Caller>;
   allows(caller: Caller, repository: string, action: Action): boolean;
   canListCatalog(caller: Caller): boolean;
+  /**
+   * Whether the catalog shows the caller this repository: whether their user (the token's subject, for a token)
+   * may pull it. A catalog token grants listing, not each repository, so this asks the policy itself.
+   */
+  canSee(caller: Caller, repository: string): boolean;
   /** `scope` in the token spec's grammar: `repository:team/app:pull,push`, `registry:catalog:*`. */
   challenge(req: IncomingMessage, scope?: string, error?: 'insufficient_scope' | 'invalid_token'): string;
 }
@@ -32,5 +37,6 @@ export const openGate: Gate = {
   identify: () => Promise.resolve({}),
   allows: () => true,
   canListCatalog: () => true,
+  canSee: () => true,
   challenge: () => '',
 };

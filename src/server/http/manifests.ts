@@ -50,7 +50,7 @@ function page(ctx: RequestContext, all: string[]): { items: string[]; link?: str
   const items = all.slice(start, start + n);
   if (start + n >= all.length || items.length === 0) return { items };
   const next = new URLSearchParams({ n: String(n), last: items[items.length - 1]! });
-  return { items, link: `<${ctx.url.pathname}?${next.toString()}>; rel="next"` };
+  return { items, link: `<${ctx.path}?${next.toString()}>; rel="next"` };
 }
 
 function firstAfter(sorted: string[], last: string): number {
@@ -70,7 +70,7 @@ export async function listTags(ctx: RequestContext, name: string): Promise<void>
 }
 
 export async function catalog(ctx: RequestContext): Promise<void> {
-  const visible = (await ctx.store.repositories()).filter((repo) => ctx.gate.allows(ctx.caller, repo, 'pull'));
+  const visible = (await ctx.store.repositories()).filter((repo) => ctx.gate.canSee(ctx.caller, repo));
   const { items, link } = page(ctx, visible);
   sendJson(ctx.res, 200, { repositories: items }, link ? { Link: link } : {});
 }

@@ -16,6 +16,7 @@ export type Route =
   | { kind: 'token' }
   | { kind: 'healthz' }
   | { kind: 'metrics' }
+  | { kind: 'invalid' }
   | { kind: 'unknown' };
 
 const TAILS: [RegExp, (name: string, last: string) => Route][] = [
@@ -28,6 +29,9 @@ const TAILS: [RegExp, (name: string, last: string) => Route][] = [
 ];
 
 export function routeOf(pathname: string): Route {
+  // Dot segments and backslashes never name anything here; refusing them outright keeps this path and the one a
+  // proxy in front of us checked the same path.
+  if (pathname.includes('\\') || /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i.test(pathname)) return { kind: 'invalid' };
   if (pathname === '/v2/' || pathname === '/v2') return { kind: 'base' };
   if (pathname === '/v2/_catalog') return { kind: 'catalog' };
   if (pathname === '/token' || pathname === '/v2/token') return { kind: 'token' };

@@ -50,7 +50,15 @@ export async function collectGarbage(store: RegistryStore, options: GcOptions): 
   const now = options.now ?? Date.now();
   const dryRun = options.dryRun === true;
   const report: GcReport = { repositories: 0, manifests: [], blobs: [], freed: [], bytesFreed: 0, uploads: 0, keptYoung: 0, skipped: [], dryRun };
-  const young = (ctimeMs: number): boolean => now - ctimeMs < options.graceMs;
+  // Our own unlinks change an inode's ctime too, which would make a blob look young to the rest of this run
+  // (a shared blob freed only by a second run). So for each inode we unlinked, remember its ctime before and
+  // after: while it is still the "after", the "before" counts; any other change (a push linking it) counts as is.
+  const ours = new Map<number, { before: number; after: number }>();
+  const age = (st: { ino: number; ctimeMs: number }): number => {
+    const o = ours.get(st.ino);
+    return now - (o && o.after === st.ctimeMs ? o.before : st.ctimeMs);
+  };
+  const young = (st: { ino: number; ctimeMs: number }): boolean => options.graceMs > 0 && age(st) < options.graceMs;
 
   for (const repository of await store.repositories(now, true)) {
     options.signal?.throwIfAborted();
@@ -71,7 +79,7 @@ export async function collectGarbage(store: RegistryStore, options: GcOptions): 
             continue;
           }
           const st = await fsp.stat(blobPath(dir, d.digest)).catch(() => undefined);
-          if (st && young(st.ctimeMs)) {
+          if (st && young(st)) {
             report.keptYoung++;
             kept.push(d);
             continue;
@@ -96,7 +104,7 @@ export async function collectGarbage(store: RegistryStore, options: GcOptions): 
           const path = join(dir, 'blobs', alg, hex);
           const st = await fsp.lstat(path).catch(() => undefined);
           if (!st?.isFile()) continue;
-          if (young(st.ctimeMs)) {
+          if (young(st)) {
             report.keptYoung++;
             continue;
           }
@@ -107,7 +115,10 @@ export async function collectGarbage(store: RegistryStore, options: GcOptions): 
             report.freed.push({ digest, size: st.size });
             report.bytesFreed += st.size;
           }
-          if (!dryRun) await fsp.unlink(path).catch(() => {});
+          if (dryRun) continue;
+          await fsp.unlink(path).catch(() => {});
+          const after = await fsp.lstat(store.sharedBlobPath(digest)).catch(() => undefined);
+          if (after?.ino === st.ino) ours.set(st.ino, { before: ours.get(st.ino)?.before ?? st.ctimeMs, after: after.ctimeMs });
         }
       }
     });
@@ -123,7 +134,7 @@ export async function collectGarbage(store: RegistryStore, options: GcOptions): 
       // In a dry run nothing was unlinked above, so count what the sweep would have left alone.
       const links = dryRun ? st.nlink - removedLinks(report, `${alg}:${hex}` as Digest) : st.nlink;
       if (links > 1) continue;
-      if (young(st.ctimeMs)) {
+      if (young(st)) {
         report.keptYoung++;
         continue;
       }

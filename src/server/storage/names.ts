@@ -13,7 +13,7 @@ export const MAX_NAME_LENGTH = 255;
  * Each repository is an OCI image layout in the folder its name gives; a nested repository lives inside its
  * parent's folder, so a component may not be a name the layout itself uses.
  */
-const RESERVED_COMPONENTS = new Set(['blobs', 'index.json', 'oci-layout']);
+const RESERVED_COMPONENTS = new Set(['blobs', 'index.json', 'oci-layout', 'index.json.lock']);
 
 export function validateRepositoryName(name: string): string {
   if (name.length === 0) throw apiError.nameInvalid('the name is empty');

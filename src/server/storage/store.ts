@@ -268,7 +268,8 @@ export class RegistryStore {
   }
 
   /** Finish an upload: verify the digest of everything received, then commit it as a blob. */
-  async finishUpload(session: UploadSession, digest: Digest): Promise<void> {
+  async finishUpload(unsealed: UploadSession, digest: Digest): Promise<void> {
+    const session = await this.uploads.seal(unsealed);
     const actual = await this.uploads.digestOf(session, digestAlgorithm(digest));
     if (actual !== digest) throw apiError.digestInvalid(`the upload has digest ${actual}, not ${digest}`);
     const data = this.uploads.dataPath(session.id);

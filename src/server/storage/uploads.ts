@@ -14,8 +14,14 @@ export interface UploadSession {
   id: string;
   repository: string;
   startedAt: number;
-  /** Bytes received and acknowledged so far. */
+  /** Bytes received and acknowledged so far (recorded in state.json: the data file may hold more after a crash). */
   size: number;
+}
+
+interface UploadState {
+  repository?: unknown;
+  startedAt?: unknown;
+  size?: unknown;
 }
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -53,7 +59,7 @@ export class UploadStore {
     const dir = join(this.dir, id);
     await fsp.mkdir(dir);
     await fsp.writeFile(join(dir, 'data'), '');
-    await writeFileAtomic(join(dir, 'state.json'), JSON.stringify({ repository, startedAt: now }));
+    await writeFileAtomic(join(dir, 'state.json'), JSON.stringify({ repository, startedAt: now, size: 0 }));
     this.hashes.set(id, { hash: newHasher('sha256'), bytes: 0 });
     return { id, repository, startedAt: now, size: 0 };
   }
@@ -62,16 +68,35 @@ export class UploadStore {
   async get(repository: string, id: string): Promise<UploadSession> {
     if (!ID.test(id)) throw apiError.uploadUnknown();
     const dir = join(this.dir, id);
-    let state: { repository?: unknown; startedAt?: unknown };
-    let size: number;
+    let state: UploadState;
+    let onDisk: number;
     try {
-      state = JSON.parse(await fsp.readFile(join(dir, 'state.json'), 'utf8')) as typeof state;
-      size = (await fsp.stat(join(dir, 'data'))).size;
+      state = JSON.parse(await fsp.readFile(join(dir, 'state.json'), 'utf8')) as UploadState;
+      onDisk = (await fsp.stat(join(dir, 'data'))).size;
     } catch {
       throw apiError.uploadUnknown();
     }
     if (state.repository !== repository) throw apiError.uploadUnknown();
-    return { id, repository, startedAt: typeof state.startedAt === 'number' ? state.startedAt : 0, size };
+    const acknowledged = typeof state.size === 'number' && Number.isSafeInteger(state.size) ? Math.min(state.size, onDisk) : onDisk;
+    return { id, repository, startedAt: typeof state.startedAt === 'number' ? state.startedAt : 0, size: acknowledged };
+  }
+
+  private async record(session: UploadSession): Promise<void> {
+    const state = { repository: session.repository, startedAt: session.startedAt, size: session.size };
+    await writeFileAtomic(join(this.dir, session.id, 'state.json'), JSON.stringify(state));
+  }
+
+  /**
+   * The session with its data cut to exactly what was acknowledged: a chunk the server was killed in the
+   * middle of may have left bytes that no client was ever told were received.
+   */
+  async seal(session: UploadSession): Promise<UploadSession> {
+    return this.mutex.with(session.id, async () => {
+      const current = await this.get(session.repository, session.id);
+      const st = await fsp.stat(this.dataPath(session.id));
+      if (st.size > current.size) await fsp.truncate(this.dataPath(session.id), current.size);
+      return current;
+    });
   }
 
   dataPath(id: string): string {
@@ -121,6 +146,9 @@ export class UploadStore {
       if (inSync) running.bytes += written;
       else this.hashes.delete(session.id);
       session.size = current + written;
+      // Bytes past the chunk can only be left over from a chunk a killed server never acknowledged.
+      if ((await fsp.stat(path)).size > session.size) await fsp.truncate(path, session.size);
+      await this.record(session);
       return session.size;
     });
   }
@@ -135,7 +163,8 @@ export class UploadStore {
       return `sha256:${running.hash.copy().digest('hex')}` as Digest;
     }
     const hash = newHasher(algorithm);
-    await pipeline(createReadStream(this.dataPath(session.id), { highWaterMark: 1 << 20 }), async (source: AsyncIterable<Buffer>) => {
+    if (session.size === 0) return `${algorithm}:${hash.digest('hex')}` as Digest;
+    await pipeline(createReadStream(this.dataPath(session.id), { highWaterMark: 1 << 20, end: session.size - 1 }), async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) hash.update(chunk);
     });
     return `${algorithm}:${hash.digest('hex')}` as Digest;
