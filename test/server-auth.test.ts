@@ -1,7 +1,7 @@
 /**
  * src/server/auth: htpasswd users (with hashes made by Apache's own htpasswd), the access policy and its globs,
  * scopes, HS256 tokens under tampering, the token endpoint and the Authorization header under hostile input.
- * bcrypt fixtures use cost 4-6 so the whole file stays fast; the one timing assertion is a ratio.
+ * bcrypt fixtures use cost 4-6 so the whole file stays fast; timings are only printed, never asserted.
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -285,8 +285,8 @@ describe('PasswordFile', () => {
     }
     assert.equal(file.stats().bcryptComparisons - before, 12, 'unknown users ran bcrypt too');
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-    const ratio = median(unknown) / median(known);
-    assert.ok(ratio > 0.33 && ratio < 3, `unknown/known time ratio ${ratio.toFixed(2)} (${median(unknown).toFixed(2)} / ${median(known).toFixed(2)} ms)`);
+    // Shown, not asserted: the suite makes no timed assertions (the count above is what must hold).
+    t.diagnostic(`unknown/known time ratio ${(median(unknown) / median(known)).toFixed(2)} (${median(unknown).toFixed(2)} / ${median(known).toFixed(2)} ms)`);
   });
 });
 

@@ -61,9 +61,8 @@ test('withLock: a lock whose holder (a process on this machine) is dead is broke
   const deadPid = Number(child.stdout);
   await mkdir(lock);
   await writeFile(join(lock, 'owner'), JSON.stringify({ host: hostname(), pid: deadPid, token: 'crashed' }));
-  const started = Date.now();
+  // It runs at all only if the lock was broken for its dead owner: it is far from stale, and the wait times out first.
   assert.equal(await withLock(lock, async () => 'ran', { staleMs: 60_000, timeoutMs: 5_000 }), 'ran');
-  assert.ok(Date.now() - started < 4_000, 'broken without waiting for staleness');
   assert.deepEqual(await readdir(dir), [], 'released: nothing left');
   // A holder that is alive (this test's parent process) is waited for, then LOCK_TIMEOUT names it.
   await mkdir(lock);

@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { AccessRule } from '../../src/server/auth/access.js';
+import type { PasswordFileStats } from '../../src/server/auth/htpasswd.js';
 import type { AccessLogEntry } from '../../src/server/http/app.js';
 import { createAuthGate } from '../../src/server/http/auth-gate.js';
 import { startRegistryServer, type RegistryServerOptions, type RunningRegistryServer } from '../../src/server/serve.js';
@@ -76,7 +77,10 @@ export interface InProcessRegistry {
   storage: string;
   log: AccessLogEntry[];
   server: RunningRegistryServer;
+  store: RunningRegistryServer['store'];
   warnings: string[];
+  /** With auth: the password checks' counters (bcrypt comparisons run, cache hits). */
+  passwordStats?: () => PasswordFileStats;
 }
 
 /** An htpasswd file of bcrypt (cost 5) entries made by Apache's htpasswd. */
@@ -91,7 +95,7 @@ export async function htpasswdFile(dir: string, users: Record<string, string>): 
 /** `wharf serve` in this process on a free loopback port, closed after the test. */
 export async function serveInProcess(
   t: TestContext,
-  options: { storage?: string; auth?: AuthSetup; limits?: RegistryServerOptions['limits'] } = {},
+  options: { storage?: string; auth?: AuthSetup; limits?: RegistryServerOptions['limits']; tls?: RegistryServerOptions['tls'] } = {},
 ): Promise<InProcessRegistry> {
   const storage = options.storage ?? join(await scratchDir(t, 'wharf-serve-'), 'storage');
   await fsp.mkdir(join(storage, '.wharf'), { recursive: true });
@@ -99,6 +103,8 @@ export async function serveInProcess(
   const warnings: string[] = [];
   const serverOptions: RegistryServerOptions = { storage, port: 0, log: (e) => log.push(e) };
   if (options.limits) serverOptions.limits = options.limits;
+  if (options.tls) serverOptions.tls = options.tls;
+  let passwordStats: (() => PasswordFileStats) | undefined;
   if (options.auth) {
     const a = options.auth;
     const dir = await scratchDir(t, 'wharf-serve-auth-');
@@ -118,11 +124,14 @@ export async function serveInProcess(
     });
     serverOptions.gate = gate.gate;
     serverOptions.tokenEndpoint = gate.tokenEndpoint;
+    passwordStats = gate.passwordStats;
   }
   const server = await startRegistryServer(serverOptions);
   let closing: Promise<void> | undefined;
   onStop(t, () => (closing ??= server.close(500)));
-  return { url: server.url, port: server.port, host: `127.0.0.1:${server.port}`, storage, log, server, warnings };
+  const registry: InProcessRegistry = { url: server.url, port: server.port, host: `127.0.0.1:${server.port}`, storage, log, server, store: server.store, warnings };
+  if (passwordStats) registry.passwordStats = passwordStats;
+  return registry;
 }
 
 export interface ChildRegistry {

@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import { WharfError, asWharfError } from '../../errors.js';
 import { AccessPolicy, type AccessRule } from '../auth/access.js';
 import { basicChallenge, bearerChallenge, parseAuthorization } from '../auth/authorization.js';
-import { PasswordFile, type PasswordFileOptions } from '../auth/htpasswd.js';
+import { PasswordFile, type PasswordFileOptions, type PasswordFileStats } from '../auth/htpasswd.js';
 import { MIN_KEY_BYTES, issueToken, verifyToken, type TokenDeps } from '../auth/token.js';
 import { RegistryApiError } from '../errors.js';
 import { readCapped } from './body.js';
@@ -26,6 +26,8 @@ export interface AuthGateOptions {
 export interface AuthGate {
   gate: Gate;
   tokenEndpoint: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+  /** How many bcrypt comparisons and cache hits the password checks made (for metrics and tests). */
+  passwordStats(): PasswordFileStats;
 }
 
 /** The signing key: the configured file, or one the server made for itself in its storage. */
@@ -162,5 +164,5 @@ export async function createAuthGate(options: AuthGateOptions): Promise<AuthGate
     }
   }
 
-  return { gate, tokenEndpoint };
+  return { gate, tokenEndpoint, passwordStats: () => passwords.stats() };
 }
