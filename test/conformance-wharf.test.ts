@@ -3,12 +3,9 @@
  * in conformance-distribution.test.ts) against `wharf serve`: with every capability on and no deviation
  * declared, once open and once behind auth (a user with Basic credentials on every request).
  */
-import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
-import { createAuthGate } from '../src/server/http/auth-gate.js';
 import { conformanceSuite, type ConformanceSupports } from './helpers/conformance.js';
-import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
-import { startWharfRegistry } from './helpers/wharf-registry.js';
+import { requirePeer } from './helpers/peers.js';
+import { serveInProcess } from './helpers/serve.js';
 
 const SUPPORTS: ConformanceSupports = {
   referrers: true,
@@ -29,7 +26,7 @@ const SUPPORTS: ConformanceSupports = {
 
 conformanceSuite(
   async (t) => {
-    const srv = await startWharfRegistry(t);
+    const srv = await serveInProcess(t);
     return { url: srv.url, namespace: 'conformance/a', crossmountNamespace: 'conformance/b', supports: SUPPORTS };
   },
   { name: 'OCI distribution-spec v1.1 conformance: wharf serve' },
@@ -38,17 +35,9 @@ conformanceSuite(
 conformanceSuite(
   async (t) => {
     if (!requirePeer(t, 'htpasswd', 'apache2-utils')) return undefined;
-    const dir = await tempDir(t);
-    const htpasswd = join(dir, 'htpasswd');
-    await fsp.writeFile(htpasswd, await runPeer('htpasswd', ['-nbB', '-C', '5', 'conformance', 'c0nf0rm']));
-    const auth = await createAuthGate({
-      htpasswd,
-      groups: {},
-      access: [{ repositories: ['**'], users: ['conformance'], actions: ['pull', 'push', 'delete'] }],
-      token: { issuer: 'wharf', service: 'wharf', expirySeconds: 300 },
-      defaultKeyPath: join(dir, 'token.key'),
+    const srv = await serveInProcess(t, {
+      auth: { users: { conformance: 'c0nf0rm' }, access: [{ repositories: ['**'], users: ['conformance'], actions: ['pull', 'push', 'delete'] }] },
     });
-    const srv = await startWharfRegistry(t, { gate: auth.gate, tokenEndpoint: auth.tokenEndpoint });
     return {
       url: srv.url,
       namespace: 'conformance/a',

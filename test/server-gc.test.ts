@@ -12,7 +12,7 @@ import { collectGarbage, type GcOptions } from '../src/server/storage/gc.js';
 import { RegistryStore } from '../src/server/storage/store.js';
 import { buildLayout } from './helpers/images.js';
 import { tempDir } from './helpers/peers.js';
-import { startWharfRegistry, type WharfRegistry } from './helpers/wharf-registry.js';
+import { serveInProcess, type InProcessRegistry } from './helpers/serve.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -24,14 +24,14 @@ interface Pushed {
   mediaType: string;
 }
 
-async function pushBlob(srv: WharfRegistry, repo: string, bytes: Buffer, mediaType = 'application/vnd.oci.image.layer.v1.tar'): Promise<Pushed> {
+async function pushBlob(srv: InProcessRegistry, repo: string, bytes: Buffer, mediaType = 'application/vnd.oci.image.layer.v1.tar'): Promise<Pushed> {
   const digest = sha256(bytes);
   const r = await fetch(`${srv.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
   assert.equal(r.status, 201, await r.text());
   return { digest, size: bytes.length, mediaType };
 }
 
-async function pushManifest(srv: WharfRegistry, repo: string, reference: string | undefined, value: object, mediaType: string): Promise<Pushed> {
+async function pushManifest(srv: InProcessRegistry, repo: string, reference: string | undefined, value: object, mediaType: string): Promise<Pushed> {
   const bytes = Buffer.from(JSON.stringify({ ...value, mediaType }));
   const digest = sha256(bytes);
   const r = await fetch(`${srv.url}/v2/${repo}/manifests/${reference ?? digest}`, { method: 'PUT', body: bytes, headers: { 'Content-Type': mediaType } });
@@ -40,13 +40,13 @@ async function pushManifest(srv: WharfRegistry, repo: string, reference: string 
 }
 
 /** An image of one config and the given layers (each a fresh random blob unless given). */
-async function pushImage(srv: WharfRegistry, repo: string, tag: string | undefined, layers: Pushed[], extra: object = {}): Promise<{ manifest: Pushed; config: Pushed; layers: Pushed[] }> {
+async function pushImage(srv: InProcessRegistry, repo: string, tag: string | undefined, layers: Pushed[], extra: object = {}): Promise<{ manifest: Pushed; config: Pushed; layers: Pushed[] }> {
   const config = await pushBlob(srv, repo, Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, n: randomBytes(4).toString('hex') })), 'application/vnd.oci.image.config.v1+json');
   const manifest = await pushManifest(srv, repo, tag, { schemaVersion: 2, config, layers, ...extra }, OCI_MANIFEST);
   return { manifest, config, layers };
 }
 
-async function status(srv: WharfRegistry, path: string): Promise<number> {
+async function status(srv: InProcessRegistry, path: string): Promise<number> {
   return (await fetch(`${srv.url}${path}`, { method: 'HEAD' })).status;
 }
 
@@ -66,7 +66,7 @@ async function listFiles(root: string): Promise<string[]> {
 const now: GcOptions = { graceMs: 0, uploadExpiryMs: 7 * 86_400_000 };
 
 test('gc keeps every blob a tagged or untagged manifest needs; --delete-untagged frees what only an untagged one needed', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const shared = await pushBlob(srv, 'app', randomBytes(2000));
   const onlyA = await pushBlob(srv, 'app', randomBytes(3000));
   const onlyB = await pushBlob(srv, 'app', randomBytes(4000));
@@ -90,7 +90,7 @@ test('gc keeps every blob a tagged or untagged manifest needs; --delete-untagged
 });
 
 test("gc never removes an index's children, even untagged and with --delete-untagged", async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const children: Pushed[] = [];
   const all: string[] = [];
   for (let i = 0; i < 2; i++) {
@@ -108,7 +108,7 @@ test("gc never removes an index's children, even untagged and with --delete-unta
 });
 
 test('gc keeps a referrer of a kept manifest (a signature, an SBOM) and its blobs; it goes with its subject', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const subject = await pushImage(srv, 'signed', 'v1', [await pushBlob(srv, 'signed', randomBytes(500))]);
   const sigLayer = await pushBlob(srv, 'signed', Buffer.from('a signature'), 'application/vnd.example.signature');
   const empty = await pushBlob(srv, 'signed', Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
@@ -126,7 +126,7 @@ test('gc keeps a referrer of a kept manifest (a signature, an SBOM) and its blob
 });
 
 test('gc keeps the blobs of an image still being pushed (younger than the grace period) and uploads in progress', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const early = await pushBlob(srv, 'pushing', randomBytes(5000)); // no manifest names it yet
   const post = await fetch(`${srv.url}/v2/pushing/blobs/uploads/`, { method: 'POST' });
   const location = post.headers.get('location')!;
@@ -148,7 +148,7 @@ test('gc keeps the blobs of an image still being pushed (younger than the grace 
 });
 
 test('gc without a grace period removes unreferenced blobs, and stale uploads once they expire', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const orphan = await pushBlob(srv, 'orphans', randomBytes(700));
   const post = await fetch(`${srv.url}/v2/orphans/blobs/uploads/`, { method: 'POST' });
   assert.equal(post.status, 202);
@@ -160,7 +160,7 @@ test('gc without a grace period removes unreferenced blobs, and stale uploads on
 });
 
 test('gc --dry-run reports and changes nothing', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const a = await pushImage(srv, 'dry', '1', [await pushBlob(srv, 'dry', randomBytes(100))]);
   await pushImage(srv, 'dry', '1', [await pushBlob(srv, 'dry', randomBytes(100))]);
   await pushBlob(srv, 'dry', randomBytes(100));
@@ -175,7 +175,7 @@ test('gc --dry-run reports and changes nothing', async (t) => {
 });
 
 test('a blob two repositories share: gc of one repository unlinks it there and frees nothing while the other holds it', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const layer = randomBytes(1234);
   const inA = await pushImage(srv, 'a', '1', [await pushBlob(srv, 'a', layer)]);
   await pushImage(srv, 'b', '1', [await pushBlob(srv, 'b', layer)]);
@@ -188,7 +188,7 @@ test('a blob two repositories share: gc of one repository unlinks it there and f
 });
 
 test('a repository with a manifest gc cannot read is skipped, not swept', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const img = await pushImage(srv, 'broken', '1', [await pushBlob(srv, 'broken', randomBytes(300))]);
   await pushBlob(srv, 'broken', randomBytes(300)); // an orphan that would be swept
   // Damage the manifest's bytes in place (same inode, so every hard link sees it).
@@ -219,7 +219,7 @@ test("gc of a layout wharf copy wrote (an index's children not listed in index.j
 });
 
 test('one gc run with a grace period frees what a deleted image left: its own unlinks do not make blobs look young', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const img = await pushImage(srv, 'once', '1', [await pushBlob(srv, 'once', randomBytes(2048))]);
   assert.equal((await fetch(`${srv.url}/v2/once/manifests/${img.manifest.digest}`, { method: 'DELETE' })).status, 202);
   await new Promise((r) => setTimeout(r, 300)); // older than the grace below

@@ -15,7 +15,7 @@ import type { RegistryAccess } from '../src/transports/index.js';
 import { buildLayout, type ImageSpec } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
 import { testCertificate } from './helpers/token-issuer.js';
-import { startWharfRegistry } from './helpers/wharf-registry.js';
+import { serveInProcess } from './helpers/serve.js';
 
 const INSECURE: RegistryAccess = { tlsVerify: false };
 const IMAGE: ImageSpec = {
@@ -27,7 +27,7 @@ const IMAGE: ImageSpec = {
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 test('wharf copy pushes to wharf serve and pulls back byte for byte; the storage is an OCI layout per repository', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const dir = await tempDir(t);
   const src = await buildLayout(join(dir, 'src'), [
     { ...IMAGE, tag: 'multi', platform: { os: 'linux', architecture: 'amd64' } },
@@ -49,7 +49,7 @@ test('wharf copy pushes to wharf serve and pulls back byte for byte; the storage
 
 test('skopeo pushes to wharf serve and wharf pulls the same digests; wharf pushes and skopeo pulls (v2s2 too)', async (t) => {
   if (!requirePeer(t, 'skopeo')) return;
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const dir = await tempDir(t);
   const src = await buildLayout(join(dir, 'src'), [IMAGE]);
   await runPeer('skopeo', ['--insecure-policy', 'copy', '-q', '--dest-tls-verify=false', `oci:${src.dir}:v1`, `docker://${srv.host}/lib/img:v1`]);
@@ -69,13 +69,13 @@ test('skopeo pushes to wharf serve and wharf pulls the same digests; wharf pushe
 test('what wharf sync --dest oci wrote is served as it is (the mirror-to-disk-and-serve path)', async (t) => {
   const dir = await tempDir(t);
   const src = await buildLayout(join(dir, 'src'), [IMAGE, { ...IMAGE, tag: 'v2', layers: [[{ path: 'v2', content: '2' }]] }]);
-  const upstream = await startWharfRegistry(t);
+  const upstream = await serveInProcess(t);
   await copy(`oci:${src.dir}:v1`, `docker://${upstream.host}/apps/web:v1`, { registry: INSECURE });
   await copy(`oci:${src.dir}:v2`, `docker://${upstream.host}/apps/web:v2`, { registry: INSECURE });
   // A directory of layouts, one per repository, as sync writes them; then that directory is the storage.
   const mirror = join(dir, 'mirror');
   await sync({ src: 'docker', dest: 'oci', source: `${upstream.host}/apps/web`, destination: mirror, sourceRegistry: INSECURE });
-  const srv = await startWharfRegistry(t, { storage: mirror });
+  const srv = await serveInProcess(t, { storage: mirror });
   const listed = (await (await fetch(`http://${srv.host}/v2/_catalog`)).json()) as { repositories: string[] };
   assert.ok(listed.repositories.length >= 1, JSON.stringify(listed));
   const repo = listed.repositories[0]!;
@@ -88,7 +88,7 @@ test('what wharf sync --dest oci wrote is served as it is (the mirror-to-disk-an
 });
 
 test('a blob pushed to two repositories is stored once (hard links), and one repository cannot read the other\'s blob', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const dir = await tempDir(t);
   const src = await buildLayout(join(dir, 'src'), [IMAGE]);
   await copy(`oci:${src.dir}:v1`, `docker://${srv.host}/a/app:v1`, { registry: INSECURE });
@@ -105,7 +105,7 @@ test('a blob pushed to two repositories is stored once (hard links), and one rep
 });
 
 test('concurrent pushes of the same image to one tag and of different images to one tag lose nothing', async (t) => {
-  const srv = await startWharfRegistry(t);
+  const srv = await serveInProcess(t);
   const dir = await tempDir(t);
   const specs: ImageSpec[] = [0, 1, 2, 3].map((i) => ({ tag: `i${i}`, layers: [[{ path: 'shared', size: 200_000, seed: 'same' }], [{ path: `own${i}`, content: String(i) }]] }));
   const src = await buildLayout(join(dir, 'src'), specs);
@@ -163,18 +163,9 @@ test('an upload survives a restart: acknowledged chunks are kept, the blob verif
 test('wharf login and copy against wharf serve with auth: token flow end to end', async (t) => {
   if (!requirePeer(t, 'htpasswd', 'apache2-utils')) return;
   const dir = await tempDir(t);
-  const htpasswd = join(dir, 'htpasswd');
-  await fsp.writeFile(htpasswd, await runPeer('htpasswd', ['-nbB', '-C', '5', 'alice', 'w4rf-s3cret']));
-  const { createAuthGate } = await import('../src/server/http/auth-gate.js');
-  const storage = join(dir, 'storage');
-  const auth = await createAuthGate({
-    htpasswd,
-    groups: {},
-    access: [{ repositories: ['team/**'], users: ['alice'], actions: ['pull', 'push', 'delete'] }],
-    token: { issuer: 'wharf', service: 'wharf', expirySeconds: 300 },
-    defaultKeyPath: join(dir, 'token.key'),
+  const srv = await serveInProcess(t, {
+    auth: { users: { alice: 'w4rf-s3cret' }, access: [{ repositories: ['team/**'], users: ['alice'], actions: ['pull', 'push', 'delete'] }] },
   });
-  const srv = await startWharfRegistry(t, { storage, gate: auth.gate, tokenEndpoint: auth.tokenEndpoint });
   const src = await buildLayout(join(dir, 'src'), [IMAGE]);
   const alice: RegistryAccess = { tlsVerify: false, credentials: async () => ({ username: 'alice', password: 'w4rf-s3cret' }) };
   const pushed = await copy(`oci:${src.dir}:v1`, `docker://${srv.host}/team/app:v1`, { registry: alice });
@@ -189,7 +180,7 @@ test('wharf login and copy against wharf serve with auth: token flow end to end'
 test('wharf serve over TLS: skopeo pushes trusting the CA from --dest-cert-dir, wharf pulls with --src-cert-dir; without the CA skopeo refuses it', async (t) => {
   if (!requirePeer(t, 'skopeo') || !requirePeer(t, 'openssl')) return;
   const cert = await testCertificate('tls');
-  const srv = await startWharfRegistry(t, { tls: { cert: Buffer.from(cert.certPem), key: Buffer.from(cert.keyPem) } });
+  const srv = await serveInProcess(t, { tls: { cert: Buffer.from(cert.certPem), key: Buffer.from(cert.keyPem) } });
   assert.match(srv.url, /^https:/);
   const dir = await tempDir(t);
   const certs = join(dir, 'certs');
