@@ -8,6 +8,8 @@ import { sendEmpty } from './respond.js';
 
 /** How much a blob GET reads at once: large reads are what keeps a loopback GET near the disk's speed. */
 const BLOB_SEND_CHUNK = 1 << 20;
+/** Blobs up to this size are sent from one read. */
+const SMALL_BLOB = 256 << 10;
 
 export function digestParam(value: string | null | undefined): Digest {
   if (!value) throw new RegistryApiError(400, 'DIGEST_INVALID', 'a digest is required');
@@ -44,6 +46,16 @@ export async function getBlob(ctx: RequestContext, name: string, digestText: str
     ctx.res.writeHead(status, headers);
     if (ctx.req.method === 'HEAD' || size === 0) {
       ctx.res.end();
+      return;
+    }
+    const length = end - start + 1;
+    if (length <= SMALL_BLOB) {
+      // A config or a small layer: one read and one write, no stream and no 1 MiB buffer per request.
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buf, 0, length, start);
+      // Blobs never shrink; if this one did, a cut connection tells the client better than a short body.
+      if (bytesRead === length) ctx.res.end(buf);
+      else ctx.res.destroy();
       return;
     }
     const stream = handle.createReadStream({ start, end, highWaterMark: BLOB_SEND_CHUNK, autoClose: false });
