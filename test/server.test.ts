@@ -4,7 +4,7 @@
  * survive a restart; concurrent pushes to one tag lose nothing.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,4 +192,27 @@ test('wharf serve over TLS: skopeo pushes trusting the CA from --dest-cert-dir, 
   const out = await runPeer(process.execPath, [cli, 'copy', '-q', '--json', `--src-cert-dir=${certs}`, `docker://${srv.host}/tls/app:v1`, `oci:${join(dir, 'out')}:v1`]);
   assert.equal(JSON.parse(out).digest, src.images[0]!.manifest.digest);
   await assert.rejects(runPeer('skopeo', ['inspect', `docker://${srv.host}/tls/app:v1`]), /certificate|x509/, 'without the CA the certificate is not trusted');
+});
+
+test('blob GETs from the buffer pool: whole, ranged across chunk boundaries, and after clients that went away mid-body', async (t) => {
+  const srv = await serveInProcess(t);
+  const blob = randomBytes(5 * (1 << 20) + 12345);
+  const digest = sha256(blob);
+  assert.equal((await fetch(`${srv.url}/v2/pool/blobs/uploads/?digest=${digest}`, { method: 'POST', body: blob })).status, 201);
+  // Clients that read a little and hang up: their buffers must not come back to the pool while a write holds them.
+  for (let i = 0; i < 6; i++) {
+    const controller = new AbortController();
+    const res = await fetch(`${srv.url}/v2/pool/blobs/${digest}`, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await reader.cancel().catch(() => {});
+  }
+  const whole = await Promise.all([0, 1, 2, 3].map(async () => Buffer.from(await (await fetch(`${srv.url}/v2/pool/blobs/${digest}`)).arrayBuffer())));
+  for (const got of whole) assert.equal(sha256(got), digest);
+  const [from, to] = [(1 << 20) - 7, 3 * (1 << 20) + 9];
+  const ranged = await fetch(`${srv.url}/v2/pool/blobs/${digest}`, { headers: { Range: `bytes=${from}-${to}` } });
+  assert.equal(ranged.status, 206);
+  assert.equal(ranged.headers.get('content-range'), `bytes ${from}-${to}/${blob.length}`);
+  assert.ok(Buffer.from(await ranged.arrayBuffer()).equals(blob.subarray(from, to + 1)));
 });

@@ -1,14 +1,12 @@
-import { pipeline } from 'node:stream/promises';
 import { parseDigest, type Digest } from '../../digest/index.js';
 import { RegistryApiError, apiError } from '../errors.js';
 import type { UploadSession } from '../storage/uploads.js';
 import { integerHeader } from './body.js';
 import type { RequestContext } from './context.js';
 import { sendEmpty } from './respond.js';
+import { sendFileRange } from './send-file.js';
 
-/** How much a blob GET reads at once: large reads are what keeps a loopback GET near the disk's speed. */
-const BLOB_SEND_CHUNK = 1 << 20;
-/** Blobs up to this size are sent from one read. */
+/** Blobs up to this size are sent from one read (larger ones through the app's buffer pool). */
 const SMALL_BLOB = 256 << 10;
 
 export function digestParam(value: string | null | undefined): Digest {
@@ -58,8 +56,7 @@ export async function getBlob(ctx: RequestContext, name: string, digestText: str
       else ctx.res.destroy();
       return;
     }
-    const stream = handle.createReadStream({ start, end, highWaterMark: BLOB_SEND_CHUNK, autoClose: false });
-    await pipeline(stream, ctx.res).catch(() => ctx.res.destroy());
+    await sendFileRange(handle, ctx.res, start, end, ctx.sendBuffers).catch(() => ctx.res.destroy());
   } finally {
     await handle.close();
   }

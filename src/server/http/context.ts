@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RegistryStore } from '../storage/store.js';
 import type { Caller, Gate } from './gate.js';
+import type { BufferPool } from './send-file.js';
 import type { Route } from './routes.js';
 
 /** Limits on what one request may make the server hold or store. */
@@ -35,6 +36,8 @@ export interface RequestContext {
   gate: Gate;
   caller: Caller;
   limits: ServerLimits;
+  /** Buffers for sending blob bodies, shared by the app's requests. */
+  sendBuffers: BufferPool;
   /** Aborted when the client goes away, so a handler stops streaming into the void. */
   signal: AbortSignal;
   /** Notes for the access log and metrics (e.g. `mounted`, bytes received). */
