@@ -216,3 +216,22 @@ test('blob GETs from the buffer pool: whole, ranged across chunk boundaries, and
   assert.equal(ranged.headers.get('content-range'), `bytes ${from}-${to}/${blob.length}`);
   assert.ok(Buffer.from(await ranged.arrayBuffer()).equals(blob.subarray(from, to + 1)));
 });
+
+test('a small blob damaged on disk in one repository is never served from memory to another that has it whole', async (t) => {
+  const srv = await serveInProcess(t);
+  const blob = randomBytes(1000);
+  const digest = sha256(blob);
+  for (const repo of ['good', 'bad']) {
+    assert.equal((await fetch(`${srv.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: blob })).status, 201);
+  }
+  // Give `bad` its own damaged copy of the file (same size), as a hand-edited or bit-rotted layout would have.
+  const badPath = join(srv.storage, 'bad', 'blobs', 'sha256', digest.slice(7));
+  await fsp.rm(badPath);
+  await fsp.writeFile(badPath, Buffer.alloc(blob.length, 0));
+  const fromBad = Buffer.from(await (await fetch(`${srv.url}/v2/bad/blobs/${digest}`)).arrayBuffer());
+  assert.notEqual(sha256(fromBad), digest, 'the damaged copy is what bad holds');
+  const fromGood = Buffer.from(await (await fetch(`${srv.url}/v2/good/blobs/${digest}`)).arrayBuffer());
+  assert.equal(sha256(fromGood), digest);
+  const again = Buffer.from(await (await fetch(`${srv.url}/v2/good/blobs/${digest}`)).arrayBuffer());
+  assert.equal(sha256(again), digest, 'served from memory: still the right bytes');
+});

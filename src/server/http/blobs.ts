@@ -1,4 +1,4 @@
-import { parseDigest, type Digest } from '../../digest/index.js';
+import { digestAlgorithm, digestOf, parseDigest, type Digest } from '../../digest/index.js';
 import { RegistryApiError, apiError } from '../errors.js';
 import type { UploadSession } from '../storage/uploads.js';
 import { integerHeader } from './body.js';
@@ -6,8 +6,8 @@ import type { RequestContext } from './context.js';
 import { sendEmpty } from './respond.js';
 import { sendFileRange } from './send-file.js';
 
-/** Blobs up to this size are sent from one read (larger ones through the app's buffer pool). */
-const SMALL_BLOB = 256 << 10;
+/** Blobs up to this size are sent from one read and kept in memory (larger ones go through the buffer pool). */
+const SMALL_BLOB = 64 << 10;
 
 export function digestParam(value: string | null | undefined): Digest {
   if (!value) throw new RegistryApiError(400, 'DIGEST_INVALID', 'a digest is required');
@@ -21,45 +21,66 @@ export function digestParam(value: string | null | undefined): Digest {
 /** GET and HEAD of a blob, with single-range requests answered 206 (resumable pulls). */
 export async function getBlob(ctx: RequestContext, name: string, digestText: string): Promise<void> {
   const digest = digestParam(digestText);
+  const small = await ctx.store.cachedSmallBlob(name, digest);
+  if (small) {
+    const body = answerHead(ctx, digest, small.length);
+    if (body) ctx.res.end(small.subarray(body[0], body[1] + 1));
+    return;
+  }
   const blob = await ctx.store.openBlob(name, digest);
   if (!blob) throw apiError.blobUnknown(digest);
   const { handle, size } = blob;
   try {
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/octet-stream',
-      'Docker-Content-Digest': digest,
-      'Accept-Ranges': 'bytes',
-      ETag: `"${digest}"`,
-      'Cache-Control': 'max-age=31536000',
-    };
-    const range = parseRange(ctx.req.headers.range, size);
-    if (range === 'unsatisfiable') {
-      sendEmpty(ctx.res, 416, { ...headers, 'Content-Range': `bytes */${size}` });
-      return;
-    }
-    const [start, end] = range ?? [0, size - 1];
-    const status = range ? 206 : 200;
-    if (range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
-    headers['Content-Length'] = String(size === 0 ? 0 : end - start + 1);
-    ctx.res.writeHead(status, headers);
-    if (ctx.req.method === 'HEAD' || size === 0) {
-      ctx.res.end();
-      return;
-    }
+    const body = answerHead(ctx, digest, size);
+    if (!body) return;
+    const [start, end] = body;
     const length = end - start + 1;
-    if (length <= SMALL_BLOB) {
-      // A config or a small layer: one read and one write, no stream and no 1 MiB buffer per request.
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buf, 0, length, start);
+    if (size <= SMALL_BLOB) {
+      // A config or a small layer: one read and one write, no stream and no 1 MiB buffer, and kept for next time.
+      const buf = Buffer.allocUnsafe(size);
+      const { bytesRead } = await handle.read(buf, 0, size, 0);
       // Blobs never shrink; if this one did, a cut connection tells the client better than a short body.
-      if (bytesRead === length) ctx.res.end(buf);
-      else ctx.res.destroy();
+      if (bytesRead !== size) {
+        ctx.res.destroy();
+        return;
+      }
+      // Kept only when it is what its name says: a file damaged in one repository must not be served to another.
+      if (digestOf(buf, digestAlgorithm(digest)) === digest) ctx.store.rememberSmallBlob(digest, buf);
+      ctx.res.end(length === size ? buf : buf.subarray(start, end + 1));
       return;
     }
     await sendFileRange(handle, ctx.res, start, end, ctx.sendBuffers).catch(() => ctx.res.destroy());
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Write the status and headers of a blob answer; the byte range the body must hold, or `undefined` when there
+ * is no body to send (HEAD, an empty blob, an unsatisfiable range).
+ */
+function answerHead(ctx: RequestContext, digest: Digest, size: number): [number, number] | undefined {
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/octet-stream',
+    'Docker-Content-Digest': digest,
+    'Accept-Ranges': 'bytes',
+    ETag: `"${digest}"`,
+    'Cache-Control': 'max-age=31536000',
+  };
+  const range = parseRange(ctx.req.headers.range, size);
+  if (range === 'unsatisfiable') {
+    sendEmpty(ctx.res, 416, { ...headers, 'Content-Range': `bytes */${size}` });
+    return undefined;
+  }
+  const [start, end] = range ?? [0, size - 1];
+  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+  headers['Content-Length'] = String(size === 0 ? 0 : end - start + 1);
+  ctx.res.writeHead(range ? 206 : 200, headers);
+  if (ctx.req.method === 'HEAD' || size === 0) {
+    ctx.res.end();
+    return undefined;
+  }
+  return [start, end];
 }
 
 /** `bytes=a-b`, `bytes=a-` or `bytes=-n`; several ranges are answered with the whole blob, as many servers do. */

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { parseDigest, type Digest } from '../../digest/index.js';
 import { REF_NAME_ANNOTATION, blobPath, readIndex } from '../../oci/layout.js';
 import type { Descriptor } from '../../oci/types.js';
-import { writeFileAtomic } from '../../util/fs.js';
 import type { RegistryStore } from './store.js';
 
 export interface GcOptions {
@@ -89,7 +88,7 @@ export async function collectGarbage(store: RegistryStore, options: GcOptions): 
         if (removed.length > 0) {
           for (const d of removed) report.manifests.push({ repository, digest: d.digest });
           listed = kept;
-          if (!dryRun) await writeFileAtomic(join(dir, 'index.json'), JSON.stringify({ ...index, manifests: kept }));
+          if (!dryRun) await store.writeIndex(repository, { ...index, manifests: kept });
         }
       }
       const marked = await markRepository(store, repository, listed);

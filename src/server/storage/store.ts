@@ -13,6 +13,9 @@ import { LruCache, manifestInfoFromPush, manifestInfoFromStored, type ManifestIn
 import { isValidTag, validateRepositoryName } from './names.js';
 import { UploadStore, type UploadSession } from './uploads.js';
 
+/** How long a repository's parsed index.json is trusted before the file is looked at again. */
+const STATE_RECHECK_MS = 1000;
+
 /** The server's own folder inside the storage root; no repository name can start with a dot. */
 export const META_DIR = '.wharf';
 
@@ -30,6 +33,8 @@ export interface ManifestPutResult {
 /** One repository's index.json, parsed, and what is derived from it (valid while the file is unchanged). */
 interface RepositoryState {
   stamp: string;
+  /** When the file was last compared with `stamp`. */
+  checkedAt: number;
   index: ImageIndex;
   tags: Map<string, Descriptor>;
   /** Every manifest index.json lists, tagged or not (the first descriptor of each digest). */
@@ -57,8 +62,12 @@ export class RegistryStore {
   readonly uploads: UploadStore;
   readonly locks = new RepositoryLocks();
   private readonly states = new Map<string, RepositoryState>();
+  /** Bumped by every writeIndex of a repository (see state()). */
+  private readonly generations = new Map<string, number>();
   private readonly infos = new LruCache<Digest, ManifestInfo>(20_000);
   private readonly manifestBytes = new LruCache<Digest, Buffer>(32 << 20, (b) => b.length);
+  /** Small blobs (configs, mostly), by digest: their bytes never change, only which repositories link them. */
+  private readonly smallBlobs = new LruCache<Digest, Buffer>(16 << 20, (b) => b.length);
   private catalog: { at: number; names: string[] } | undefined;
   private readonly madeDirs = new Set<string>();
 
@@ -92,8 +101,15 @@ export class RegistryStore {
   // ---- repositories -------------------------------------------------------------------------------------------
 
   /** The parsed index.json of a repository; `undefined` when there is no such repository. */
-  async state(name: string): Promise<RepositoryState | undefined> {
+  async state(name: string, now = Date.now()): Promise<RepositoryState | undefined> {
     const dir = this.repositoryDir(name);
+    const recent = this.states.get(name);
+    // What this process writes it forgets at once (writeIndex); what others write (`wharf copy` into the tree,
+    // `wharf registry gc`) is seen within a second. Checking every request cost a stat each: half the CPU of a
+    // manifest GET.
+    if (recent && now - recent.checkedAt < STATE_RECHECK_MS) return recent;
+    // A read that overlaps our own write must not put the old file back into the cache.
+    const generation = this.generations.get(name) ?? 0;
     let st: Stats;
     try {
       st = await fsp.stat(join(dir, 'index.json'));
@@ -102,14 +118,26 @@ export class RegistryStore {
       return undefined;
     }
     const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    const cached = this.states.get(name);
-    if (cached?.stamp === stamp) return cached;
+    if (recent?.stamp === stamp && (this.generations.get(name) ?? 0) === generation) {
+      recent.checkedAt = now;
+      return recent;
+    }
     const index = await readIndex(dir, true).catch((err: unknown) => {
       throw asWharfError(err, 'IO_ERROR', `reading repository ${name}`);
     });
-    const fresh = stateOf(index!, stamp);
-    this.states.set(name, fresh);
+    const fresh = stateOf(index!, stamp, now);
+    if ((this.generations.get(name) ?? 0) === generation) this.states.set(name, fresh);
     return fresh;
+  }
+
+  /** Replace a repository's index.json (the caller holds its lock), and forget what was derived from the old one. */
+  async writeIndex(name: string, index: ImageIndex): Promise<void> {
+    try {
+      await writeFileAtomic(join(this.repositoryDir(name), 'index.json'), JSON.stringify(index));
+    } finally {
+      this.generations.set(name, (this.generations.get(name) ?? 0) + 1);
+      this.states.delete(name);
+    }
   }
 
   private async mustState(name: string): Promise<RepositoryState> {
@@ -129,7 +157,7 @@ export class RegistryStore {
         await writeFileAtomic(marker, JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
       }
       if (!(await fsp.stat(join(dir, 'index.json')).catch(() => undefined))) {
-        await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(emptyIndex()));
+        await this.writeIndex(name, emptyIndex());
         this.catalog = undefined;
       }
     });
@@ -189,6 +217,18 @@ export class RegistryStore {
       return undefined;
     }
     return { handle, size: st.size };
+  }
+
+  /** A small blob's bytes from memory, if this repository (still) links it: one stat instead of four calls. */
+  async cachedSmallBlob(name: string, digest: Digest): Promise<Buffer | undefined> {
+    const hit = this.smallBlobs.get(parseDigestOrInvalid(digest));
+    if (!hit) return undefined;
+    return (await this.blobSize(name, digest)) === hit.length ? hit : undefined;
+  }
+
+  /** Keep a small blob's bytes, read whole (and so of the size its file has), for cachedSmallBlob. */
+  rememberSmallBlob(digest: Digest, bytes: Buffer): void {
+    this.smallBlobs.set(digest, bytes);
   }
 
   async blobSize(name: string, digest: Digest): Promise<number | undefined> {
@@ -397,7 +437,7 @@ export class RegistryStore {
         const entry: Descriptor = { mediaType: info.mediaType, digest, size: bytes.length };
         if (info.artifactType !== undefined) entry.artifactType = info.artifactType;
         index.manifests = byDigest ? addUntagged(index.manifests, entry) : retag(index.manifests, entry, reference);
-        await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
+        await this.writeIndex(name, index);
       });
     } finally {
       await fsp.rm(tmp, { force: true });
@@ -419,7 +459,7 @@ export class RegistryStore {
       if (!(await this.findManifest(name, state, digest))) throw apiError.manifestUnknown(digest);
       const index = (await readIndex(dir, true))!;
       index.manifests = index.manifests.filter((m) => m.digest !== digest);
-      await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
+      await this.writeIndex(name, index);
       await fsp.unlink(blobPath(dir, digest)).catch(() => {});
     });
   }
@@ -435,7 +475,7 @@ export class RegistryStore {
       if (!entry) throw apiError.manifestUnknown(tag);
       const rest = index.manifests.filter((m) => m !== entry);
       index.manifests = addUntagged(rest, { mediaType: entry.mediaType, digest: entry.digest, size: entry.size });
-      await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
+      await this.writeIndex(name, index);
     });
   }
 
@@ -469,7 +509,7 @@ export class RegistryStore {
   }
 }
 
-function stateOf(index: ImageIndex, stamp: string): RepositoryState {
+function stateOf(index: ImageIndex, stamp: string, checkedAt: number): RepositoryState {
   const tags = new Map<string, Descriptor>();
   const listed = new Map<Digest, Descriptor>();
   for (const d of index.manifests) {
@@ -477,7 +517,7 @@ function stateOf(index: ImageIndex, stamp: string): RepositoryState {
     if (tag !== undefined && isValidTag(tag)) tags.set(tag, d);
     if (!listed.has(d.digest)) listed.set(d.digest, d);
   }
-  return { stamp, index, tags, listed };
+  return { stamp, checkedAt, index, tags, listed };
 }
 
 /** Point `tag` at `entry`; a manifest the tag leaves stays listed untagged, so its digest still answers. */
