@@ -87,6 +87,65 @@ test('what wharf sync --dest oci wrote is served as it is (the mirror-to-disk-an
   }
 });
 
+test('what wharf sync --dest dir wrote is served too: each REPO:TAG folder becomes a tag, its files hard-linked, nothing copied', async (t) => {
+  if (!requirePeer(t, 'skopeo')) return;
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [
+    IMAGE,
+    { ...IMAGE, tag: 'multi', platform: { os: 'linux', architecture: 'amd64' } },
+    { ...IMAGE, tag: 'multi', platform: { os: 'linux', architecture: 'arm64' }, layers: [[{ path: 'arm', content: 'arm' }]] },
+  ]);
+  const upstream = await serveInProcess(t);
+  await copy(`oci:${src.dir}:v1`, `docker://${upstream.host}/apps/web:v1`, { registry: INSECURE });
+  await copy(`oci:${src.dir}:multi`, `docker://${upstream.host}/apps/web:multi`, { registry: INSECURE, all: true });
+  const mirror = join(dir, 'mirror');
+  await sync({ src: 'docker', dest: 'dir', source: `${upstream.host}/apps/web`, destination: mirror, sourceRegistry: INSECURE, all: true });
+  const before = (await fsp.readdir(mirror)).sort();
+  const srv = await serveInProcess(t, { storage: mirror });
+  assert.deepEqual(srv.server.adopted.skipped, []);
+  assert.equal(srv.server.adopted.adopted.length, 2, JSON.stringify(srv.server.adopted));
+  const repo = srv.server.adopted.adopted[0]!.split(':')[0]!;
+  const tags = (await (await fetch(`http://${srv.host}/v2/${repo}/tags/list`)).json()) as { tags: string[] };
+  assert.deepEqual(tags.tags, ['multi', 'v1']);
+  const single = await copy(`docker://${srv.host}/${repo}:v1`, `oci:${join(dir, 'out')}:v1`, { registry: INSECURE });
+  assert.equal(single.digest, src.ref('v1').digest);
+  const multi = await copy(`docker://${srv.host}/${repo}:multi`, `oci:${join(dir, 'out')}:multi`, { registry: INSECURE, all: true });
+  assert.equal(multi.digest, src.ref('multi').digest, 'the index and its children are served');
+  await runPeer('skopeo', ['--insecure-policy', 'copy', '-q', '--all', '--src-tls-verify=false', `docker://${srv.host}/${repo}:multi`, `oci:${join(dir, 'sk')}:m`]);
+  // The dir: images are untouched, and the layout's blobs are their files (hard links: the same inodes).
+  for (const name of before) assert.ok((await fsp.readdir(mirror)).includes(name), name);
+  const layer = src.images[0]!.layers[1]!.digest.slice(7); // in both tags' folders: either copy may have been linked
+  const copies = await Promise.all(before.map((n) => fsp.stat(join(mirror, n, layer)).then((st) => st.ino, () => -1)));
+  const served = await fsp.stat(join(mirror, ...repo.split('/'), 'blobs', 'sha256', layer));
+  assert.ok(copies.includes(served.ino), 'served from one of the dir: images\' own files');
+  // A second start adopts nothing new and serves the same.
+  await srv.server.close(100);
+  const again = await serveInProcess(t, { storage: mirror });
+  assert.equal(again.server.adopted.adopted.length, 2);
+  assert.equal((await fetch(`http://${again.host}/v2/${repo}/manifests/v1`, { method: 'HEAD' })).status, 200);
+});
+
+test('dir: folders the server cannot serve are skipped with a reason, and it starts anyway', async (t) => {
+  const dir = await tempDir(t);
+  const storage = join(dir, 'storage');
+  const dirImage = async (name: string, manifest: string | Buffer): Promise<void> => {
+    await fsp.mkdir(join(storage, name), { recursive: true });
+    await fsp.writeFile(join(storage, name, 'version'), 'Directory Transport Version: 1.1\n');
+    await fsp.writeFile(join(storage, name, 'manifest.json'), manifest);
+  };
+  await dirImage('Bad-Name:v1', '{}');
+  await dirImage('notags', '{}');
+  await dirImage('junk:v1', 'not json at all');
+  await dirImage('huge:v1', Buffer.alloc(5 << 20, 32));
+  await dirImage('evil:..', '{}');
+  const srv = await serveInProcess(t, { storage });
+  assert.deepEqual(srv.server.adopted.adopted, []);
+  const skipped = srv.server.adopted.skipped.join('\n');
+  for (const name of ['Bad-Name:v1', 'notags', 'junk:v1', 'huge:v1', 'evil:..']) assert.ok(skipped.includes(name), `${name} in ${skipped}`);
+  assert.equal((await fetch(`${srv.url}/v2/`)).status, 200);
+  assert.deepEqual(((await (await fetch(`${srv.url}/v2/_catalog`)).json()) as { repositories: string[] }).repositories, []);
+});
+
 test('a blob pushed to two repositories is stored once (hard links), and one repository cannot read the other\'s blob', async (t) => {
   const srv = await serveInProcess(t);
   const dir = await tempDir(t);

@@ -8,6 +8,7 @@ import { createRegistryApp, type AccessLogEntry } from './http/app.js';
 import type { ServerLimits } from './http/context.js';
 import { openGate, type Gate } from './http/gate.js';
 import { RegistryMetrics } from './metrics.js';
+import { adoptDirImages, type AdoptReport } from './storage/adopt-dir.js';
 import { META_DIR, RegistryStore } from './storage/store.js';
 
 export interface RegistryServerOptions {
@@ -34,6 +35,8 @@ export interface RunningRegistryServer {
   port: number;
   store: RegistryStore;
   metrics: RegistryMetrics;
+  /** dir: images found in the storage at start and now served (and those that could not be). */
+  adopted: AdoptReport;
   /** Stop accepting, end idle connections, wait for requests in flight (at most `graceMs`), then close. */
   close(graceMs?: number): Promise<void>;
 }
@@ -41,6 +44,8 @@ export interface RunningRegistryServer {
 /** Start the registry: the store, the HTTP(S) listener, and the scheduled background job if any. */
 export async function startRegistryServer(options: RegistryServerOptions): Promise<RunningRegistryServer> {
   const store = await RegistryStore.open(options.storage);
+  // What `wharf sync --dest dir` wrote into the storage is served too (hard links, nothing copied).
+  const adopted = await adoptDirImages(store);
   const metrics = new RegistryMetrics();
   const appOptions: Parameters<typeof createRegistryApp>[0] = {
     store,
@@ -92,6 +97,7 @@ export async function startRegistryServer(options: RegistryServerOptions): Promi
     port,
     store,
     metrics,
+    adopted,
     async close(graceMs = 10_000) {
       if (timer) clearInterval(timer);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

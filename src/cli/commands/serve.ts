@@ -74,6 +74,8 @@ deletes, referrers) until Ctrl-C or SIGTERM. skopeo, podman, docker, crane and w
 
 Storage: one OCI image layout per repository (DIR/team/app/{oci-layout,index.json,blobs/}), tags as the layout's
 image names, so what 'wharf sync --dest oci … DIR' or 'wharf copy … oci:DIR/team/app:v1' wrote is served as it is.
+What 'wharf sync --dest dir … DIR' (or skopeo) wrote is served too: at start, each DIR/REPO:TAG folder of a dir:
+image becomes tag TAG of REPO, whose layout hard-links the folder's files (nothing is copied).
 Pushed blobs are stored once in DIR/.wharf/blobs and hard-linked into each repository that has them.
 Default storage: $XDG_DATA_HOME/wharf/registry (~/.local/share/wharf/registry). Default listen: 127.0.0.1:5000.
 
@@ -163,6 +165,10 @@ SIGTERM once the requests in flight are answered. No credentials appear in the l
       options.onBackgroundError = (err) => say(`garbage collection failed: ${(err as Error).message}`, { level: 'error' });
     }
     const running = await startRegistryServer(options);
+    if (running.adopted.adopted.length > 0) {
+      say(`serving ${count(running.adopted.adopted.length, 'dir: image')} found in the storage: ${running.adopted.adopted.slice(0, 5).join(', ')}${running.adopted.adopted.length > 5 ? ', …' : ''}`, { adopted: running.adopted.adopted });
+    }
+    for (const skipped of running.adopted.skipped) say(`warning: not serving ${skipped}`, { level: 'warning' });
     if (!config.auth && !isLoopback(listen.host)) {
       say(`WARNING: no auth is configured and ${listen.host}:${running.port} is reachable from other machines: anyone who can reach it may push and delete images. Configure auth (wharf serve --help) or listen on 127.0.0.1.`, { level: 'warning' });
     }
