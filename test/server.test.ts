@@ -294,3 +294,22 @@ test('a small blob damaged on disk in one repository is never served from memory
   const again = Buffer.from(await (await fetch(`${srv.url}/v2/good/blobs/${digest}`)).arrayBuffer());
   assert.equal(sha256(again), digest, 'served from memory: still the right bytes');
 });
+
+test('podman pulls from wharf serve and pushes to it (a second real client besides skopeo)', async (t) => {
+  if (!requirePeer(t, 'podman')) return;
+  const srv = await serveInProcess(t);
+  const dir = await tempDir(t);
+  const src = await buildLayout(join(dir, 'src'), [IMAGE]);
+  await copy(`oci:${src.dir}:v1`, `docker://${srv.host}/lib/app:v1`, { registry: INSECURE });
+  // Its own storage in the test's folder: nothing of the machine's podman state is read or changed.
+  const podman = (...args: string[]) => runPeer('podman', ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--storage-driver', 'vfs', ...args]);
+  await podman('pull', '-q', '--tls-verify=false', `${srv.host}/lib/app:v1`);
+  const inspected = JSON.parse(await podman('image', 'inspect', `${srv.host}/lib/app:v1`)) as { Digest: string }[];
+  assert.equal(inspected[0]!.Digest, src.images[0]!.manifest.digest);
+  await podman('tag', `${srv.host}/lib/app:v1`, `${srv.host}/lib/app:from-podman`);
+  await podman('push', '-q', '--tls-verify=false', `${srv.host}/lib/app:from-podman`);
+  const pulled = await copy(`docker://${srv.host}/lib/app:from-podman`, `oci:${join(dir, 'back')}:x`, { registry: INSECURE });
+  const config = JSON.parse((await inspect(`oci:${join(dir, "back")}:x`)).rawConfig!.toString()) as { rootfs: { diff_ids: string[] } };
+  assert.deepEqual(config.rootfs.diff_ids, src.images[0]!.diffIds, 'the same layers came back');
+  assert.ok(pulled.digest.startsWith('sha256:'));
+});
