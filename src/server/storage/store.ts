@@ -134,6 +134,8 @@ export class RegistryStore {
   async writeIndex(name: string, index: ImageIndex): Promise<void> {
     try {
       await writeFileAtomic(join(this.repositoryDir(name), 'index.json'), JSON.stringify(index));
+      // The rename itself must survive a power cut before the client is told its manifest is stored.
+      await fsyncDir(this.repositoryDir(name));
     } finally {
       this.generations.set(name, (this.generations.get(name) ?? 0) + 1);
       this.states.delete(name);
