@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { copyImage } from './copy/copy.js';
 import type { CopyOptions, CopyResult } from './copy/types.js';
+import { imageHistory, type HistoryOptions } from './history/history.js';
+import type { ImageHistoryEntry } from './history/types.js';
 import { inspectImage, type InspectOptions } from './inspect/inspect.js';
 import type { InspectResult } from './inspect/types.js';
 import { defaultTransports } from './transports/index.js';
@@ -36,6 +38,14 @@ export function copy(src: ImageReference | string, dest: ImageReference | string
   return copyImage(toReference(src), toReference(dest), options);
 }
 
+/**
+ * The steps that built an image, newest first, as `docker history` lists them, from its manifest and config
+ * only (sizes are the stored, compressed layer sizes; see ImageHistoryEntry).
+ */
+export function history(ref: ImageReference | string, options: HistoryOptions = {}): Promise<ImageHistoryEntry[]> {
+  return imageHistory(toReference(ref), options);
+}
+
 export { manifestDigest } from './oci/manifest-digest.js';
 export { WharfError, DigestMismatchError, NotFoundError, type ErrorCode } from './errors.js';
 export { parseDigest, digestOf, type Digest } from './digest/index.js';
@@ -47,6 +57,8 @@ export type * from './oci/types.js';
 export type { CopyOptions, CopyResult, CopyEvent } from './copy/types.js';
 export type { InspectOptions } from './inspect/inspect.js';
 export type { InspectResult, InspectOutput, InspectLayer } from './inspect/types.js';
+export type { HistoryOptions } from './history/history.js';
+export type { ImageHistoryEntry, HistoryLayer } from './history/types.js';
 export { defaultTransports, TransportRegistry } from './transports/index.js';
 export type { ImageReference, ImageSource, ImageDestination, Transport, Context, DestinationCapabilities } from './transports/types.js';
 import type { SyncOptions, SyncResult } from './sync/index.js';

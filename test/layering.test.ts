@@ -24,8 +24,11 @@ const ALLOWED: Record<string, string[]> = {
   transports: ['errors.ts', 'digest', 'util', 'reference', 'oci', 'archive', 'image', 'config', 'registry-client'],
   copy: ['errors.ts', 'digest', 'util', 'reference', 'oci', 'archive', 'image', 'transports'],
   inspect: ['errors.ts', 'digest', 'util', 'reference', 'oci', 'archive', 'image', 'transports'],
+  history: ['errors.ts', 'digest', 'util', 'reference', 'oci', 'archive', 'image', 'transports'],
   sync: ['errors.ts', 'digest', 'util', 'reference', 'oci', 'archive', 'image', 'config', 'registry-client', 'transports', 'copy'],
   layer: ['errors.ts', 'digest', 'util', 'oci', 'archive', 'image'],
+  // Operations over an image's filesystem (unpack, extract, diff, layers): layer/ over what transports give.
+  filesystem: ['errors.ts', 'digest', 'util', 'reference', 'oci', 'archive', 'image', 'transports', 'inspect', 'layer'],
   // The registry server stands on the spec and storage alone: it never imports the client or the transports.
   server: ['errors.ts', 'digest', 'util', 'oci'],
   cli: ['*'],

@@ -8,6 +8,7 @@ import { parseArgs, suggest, usageError } from './args.js';
 import type { ParsedArgs } from './args.js';
 import { copyCommand } from './commands/copy.js';
 import { deleteCommand } from './commands/delete.js';
+import { historyCommand } from './commands/history.js';
 import { inspectCommand } from './commands/inspect.js';
 import { listTagsCommand } from './commands/list-tags.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
@@ -22,6 +23,7 @@ import type { CliIO, CliLibrary, Command } from './types.js';
 export const COMMANDS: readonly Command[] = [
   copyCommand,
   inspectCommand,
+  historyCommand,
   listTagsCommand,
   deleteCommand,
   loginCommand,
