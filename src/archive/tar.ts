@@ -59,12 +59,9 @@ export const MAX_TAR_NAME_BYTES = 64 << 10;
 export const DEFAULT_MAX_TAR_ENTRIES = 1_000_000;
 
 const READ_WINDOW = 64 << 10;
-const ZERO_BLOCK = Buffer.alloc(TAR_BLOCK);
 
 function invalid(where: string, what: string, hint?: string): WharfError {
-  return new WharfError('TAR_INVALID', `${where}: ${what}`, {
-    hint: hint ?? 'the archive is corrupt, truncated or not a tar file; re-create or re-download it',
-  });
+  return tarInvalid(where, what, hint, 'TAR_INVALID');
 }
 
 function aborted(): WharfError {
@@ -115,42 +112,94 @@ async function readFully(fh: fsp.FileHandle, buf: Buffer, at: number, len: numbe
   return got;
 }
 
-/** A NUL-terminated string field. */
+// ---------------------------------------------------------------------------------------------------------
+// Header decoding, shared by indexTarFile (positional reads of a file) and src/layer/tar-stream.ts (a stream)
+// ---------------------------------------------------------------------------------------------------------
+
+/** How a malformed tar is reported: TAR_INVALID for archives wharf reads as files, LAYER_INVALID for image layers. */
+export type TarErrorCode = 'TAR_INVALID' | 'LAYER_INVALID';
+
+/** Makes the error for one malformed header; the reader that calls the decoder decides the code and the place. */
+export type TarFail = (what: string, hint?: string) => WharfError;
+
+const TAR_HINTS: Record<TarErrorCode, string> = {
+  TAR_INVALID: 'the archive is corrupt, truncated or not a tar file; re-create or re-download it',
+  LAYER_INVALID: 'the layer is corrupt, truncated or hostile; pull the image again, or rebuild the layer',
+};
+
+export function tarInvalid(where: string, what: string, hint?: string, code: TarErrorCode = 'TAR_INVALID'): WharfError {
+  return new WharfError(code, `${where}: ${what}`, { hint: hint ?? TAR_HINTS[code] });
+}
+
+/** A TarFail that prefixes its messages with `where`. */
+export function tarFail(where: string, code: TarErrorCode = 'TAR_INVALID'): TarFail {
+  return (what, hint) => tarInvalid(where, what, hint, code);
+}
+
+export function isZeroBlock(block: Buffer): boolean {
+  if (block.length !== TAR_BLOCK) return false;
+  // A header's checksum field is never zero, so a real header fails fast at byte 148.
+  if (block[148] !== 0 || block[156] !== 0) return false;
+  for (let i = 0; i < TAR_BLOCK; i++) if (block[i] !== 0) return false;
+  return true;
+}
+
+/** Where the first NUL of buf[start, start+len) is, or start+len. */
+function nulAt(buf: Buffer, start: number, len: number): number {
+  const end = Math.min(start + len, buf.length);
+  let i = start;
+  while (i < end && buf[i] !== 0) i++;
+  return i;
+}
+
+/** A NUL-terminated string field: everything before the first NUL. */
 function cString(buf: Buffer, start: number, len: number): string {
-  const field = buf.subarray(start, start + len);
-  const nul = field.indexOf(0);
-  return field.subarray(0, nul < 0 ? field.length : nul).toString('utf8');
+  const nul = nulAt(buf, start, len);
+  return nul === start ? '' : buf.toString('utf8', start, nul);
+}
+
+/**
+ * A NUL-terminated name that keeps what hides after the NUL: if anything but NUL padding follows the first NUL,
+ * the result contains the NUL and those bytes, so the caller sees (and refuses) a name that other readers would
+ * cut short. Plain padding after the NUL is dropped.
+ */
+function nameField(buf: Buffer, start: number, len: number): string {
+  const nul = nulAt(buf, start, len);
+  let end = Math.min(start + len, buf.length);
+  while (end > nul && buf[end - 1] === 0) end--;
+  return end === start ? '' : buf.toString('utf8', start, end);
 }
 
 /**
  * A numeric header field: octal text (padded with spaces or NULs), or GNU base-256 when the top bit of the
- * first byte is set. Negative and garbage values are errors.
+ * first byte is set. Negative, unsafe (above 2^53) and garbage values are errors.
  */
-function parseNumber(buf: Buffer, start: number, len: number, where: string, field: string): number {
-  const b = buf.subarray(start, start + len);
-  if (b[0]! & 0x80) {
-    if (b[0] === 0xff) throw invalid(where, `negative ${field} in header`);
-    let v = b[0]! & 0x7f;
-    for (let i = 1; i < b.length; i++) {
-      v = v * 256 + b[i]!;
-      if (v > Number.MAX_SAFE_INTEGER) throw invalid(where, `${field} in header is too large`);
+export function parseTarNumber(buf: Buffer, start: number, len: number, field: string, fail: TarFail): number {
+  const end = Math.min(start + len, buf.length);
+  const first = buf[start]!;
+  if (first & 0x80) {
+    if (first === 0xff) throw fail(`negative ${field} in header`);
+    let v = first & 0x7f;
+    for (let i = start + 1; i < end; i++) {
+      v = v * 256 + buf[i]!;
+      if (v > Number.MAX_SAFE_INTEGER) throw fail(`${field} in header is too large`);
     }
     return v;
   }
-  let s = 0;
-  let e = b.length;
-  while (s < e && (b[s] === 0x20 || b[s] === 0)) s++;
-  while (e > s && (b[e - 1] === 0x20 || b[e - 1] === 0)) e--;
+  let s = start;
+  let e = end;
+  while (s < e && (buf[s] === 0x20 || buf[s] === 0)) s++;
+  while (e > s && (buf[e - 1] === 0x20 || buf[e - 1] === 0)) e--;
   if (s === e) return 0;
   let v = 0;
   for (let i = s; i < e; i++) {
-    const c = b[i]!;
+    const c = buf[i]!;
     if (c < 0x30 || c > 0x37) {
-      throw invalid(where, `${field} field "${printable(b.subarray(s, e))}" is not an octal number`);
+      throw fail(`${field} field "${printable(buf.subarray(s, e))}" is not an octal number`);
     }
     v = v * 8 + (c - 0x30);
   }
-  if (v > Number.MAX_SAFE_INTEGER) throw invalid(where, `${field} in header is too large`);
+  if (v > Number.MAX_SAFE_INTEGER) throw fail(`${field} in header is too large`);
   return v;
 }
 
@@ -159,57 +208,80 @@ function printable(b: Buffer): string {
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
-function checksumOk(block: Buffer, where: string): boolean {
-  const declared = parseNumber(block, 148, 8, where, 'checksum');
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < TAR_BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : block[i]!;
-    unsigned += c;
-    signed += c > 127 ? c - 256 : c;
-  }
-  return declared === unsigned || declared === signed;
+/** Whether a header block's checksum field matches its bytes, summed as unsigned (POSIX) or signed (old Sun tar) bytes. */
+export function tarChecksumOk(block: Buffer, fail: TarFail): boolean {
+  const declared = parseTarNumber(block, 148, 8, 'checksum', fail);
+  // The checksum field itself counts as eight spaces.
+  let unsigned = 8 * 0x20;
+  for (let i = 0; i < 148; i++) unsigned += block[i]!;
+  for (let i = 156; i < TAR_BLOCK; i++) unsigned += block[i]!;
+  if (declared === unsigned) return true;
+  let high = 0;
+  for (let i = 0; i < TAR_BLOCK; i++) if (block[i]! > 127 && (i < 148 || i >= 156)) high++;
+  return declared === unsigned - 256 * high;
 }
 
-/** Parse a PAX extended header body into key/value records. */
-export function parsePaxRecords(data: Buffer, where: string): Map<string, string> {
-  const out = new Map<string, string>();
+/**
+ * The records of a PAX extended header body, in order, values as raw bytes (`len key=value\n` each; a run of
+ * NULs ends the body). Malformed records are errors; NUL bytes in values are left for the caller to judge.
+ */
+export function paxRecordList(data: Buffer, fail: TarFail): Array<[key: string, value: Buffer]> {
+  const out: Array<[string, Buffer]> = [];
   let pos = 0;
   while (pos < data.length) {
     if (data[pos] === 0 && data.subarray(pos).every((c) => c === 0)) break;
     const sp = data.indexOf(0x20, pos);
-    if (sp < 0 || sp - pos > 20) throw invalid(where, 'malformed PAX record (no length)');
+    if (sp < 0 || sp - pos > 20) throw fail('malformed PAX record (no length)');
     const lenText = data.subarray(pos, sp).toString('latin1');
-    if (!/^[1-9][0-9]*$/.test(lenText)) throw invalid(where, `malformed PAX record length "${printable(data.subarray(pos, sp))}"`);
+    if (!/^[1-9][0-9]*$/.test(lenText)) throw fail(`malformed PAX record length "${printable(data.subarray(pos, sp))}"`);
     const len = Number(lenText);
-    if (len <= sp - pos + 1 || pos + len > data.length) throw invalid(where, `PAX record length ${len} is out of range`);
+    if (len <= sp - pos + 1 || pos + len > data.length) throw fail(`PAX record length ${len} is out of range`);
     const rec = data.subarray(sp + 1, pos + len);
-    if (rec[rec.length - 1] !== 0x0a) throw invalid(where, 'PAX record does not end with a newline');
+    if (rec[rec.length - 1] !== 0x0a) throw fail('PAX record does not end with a newline');
     const kv = rec.subarray(0, rec.length - 1);
     const eq = kv.indexOf(0x3d);
-    if (eq <= 0) throw invalid(where, 'PAX record has no key');
+    if (eq <= 0) throw fail('PAX record has no key');
     const key = kv.subarray(0, eq).toString('utf8');
-    const value = kv.subarray(eq + 1).toString('utf8');
-    if (value.includes('\0') || key.includes('\0')) throw invalid(where, `PAX record "${key}" contains a NUL byte`);
-    out.set(key, value);
+    if (key.includes('\0')) throw fail(`PAX record "${key}" contains a NUL byte`);
+    out.push([key, kv.subarray(eq + 1)]);
     pos += len;
   }
   return out;
 }
 
-function paxInteger(value: string, where: string, key: string): number {
+/** Parse a PAX extended header body into key/value records; a NUL byte in any value is an error. */
+export function parsePaxRecords(data: Buffer, where: string, code: TarErrorCode = 'TAR_INVALID'): Map<string, string> {
+  const fail = tarFail(where, code);
+  const out = new Map<string, string>();
+  for (const [key, raw] of paxRecordList(data, fail)) {
+    if (raw.includes(0)) throw fail(`PAX record "${key}" contains a NUL byte`);
+    out.set(key, raw.toString('utf8'));
+  }
+  return out;
+}
+
+/** A PAX decimal integer (size, uid, gid): digits only, a safe integer. */
+export function paxInteger(value: string, key: string, fail: TarFail): number {
   if (!/^[0-9]{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw invalid(where, `PAX ${key} "${value.slice(0, 40)}" is not a valid number`);
+    throw fail(`PAX ${key} "${value.slice(0, 40)}" is not a valid number`);
   }
   return Number(value);
 }
 
-function paxTime(value: string, where: string): number {
-  if (!/^-?[0-9]{1,15}(\.[0-9]{0,9})?$/.test(value)) throw invalid(where, `PAX mtime "${value.slice(0, 40)}" is not a valid time`);
-  return Math.floor(Number(value));
+/** A PAX time (mtime): seconds since the epoch, possibly negative and fractional; returned as given, not rounded. */
+export function paxTime(value: string, key: string, fail: TarFail): number {
+  if (!/^-?[0-9]{1,15}(\.[0-9]{0,9})?$/.test(value)) throw fail(`PAX ${key} "${value.slice(0, 40)}" is not a valid time`);
+  return Number(value);
 }
 
-function classify(typeflag: string, name: string): TarEntryType {
+/** The kinds of entry a tar can hold that wharf understands. */
+export type TarKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
+
+/**
+ * What a typeflag means, or undefined for a type wharf does not know (GNU sparse 'S', multi-volume 'M', volume
+ * labels 'V', vendor extensions). Old-style archives mark directories as regular files whose name ends in `/`.
+ */
+export function tarKind(typeflag: string, name: string): TarKind | undefined {
   switch (typeflag) {
     case '0':
     case '\0':
@@ -219,17 +291,274 @@ function classify(typeflag: string, name: string): TarEntryType {
       return 'hardlink';
     case '2':
       return 'symlink';
+    case '3':
+      return 'char';
+    case '4':
+      return 'block';
     case '5':
     case 'D':
       return 'dir';
+    case '6':
+      return 'fifo';
     default:
-      return 'other';
+      return undefined;
   }
 }
 
 /** Types whose size field says nothing about stored data (as Go's archive/tar treats them). */
-function isHeaderOnly(typeflag: string): boolean {
+export function isHeaderOnly(typeflag: string): boolean {
   return typeflag === '1' || typeflag === '2' || typeflag === '3' || typeflag === '4' || typeflag === '5' || typeflag === '6';
+}
+
+/** The typeflags of extended headers, which describe the entry after them (or, for 'g', all later entries). */
+export function isExtendedHeader(typeflag: string): boolean {
+  return typeflag === 'L' || typeflag === 'K' || typeflag === 'x' || typeflag === 'g';
+}
+
+/** What one header block says by itself: checked against its checksum, before extended headers are applied. */
+export interface TarHeaderBlock {
+  typeflag: string;
+  /** The size field: how many data bytes follow (for extended headers, their body; see isHeaderOnly for entries). */
+  size: number;
+  /** `ustar` (POSIX, and PAX), `gnu` (GNU tar's own format) or `v7` (no magic). */
+  format: 'ustar' | 'gnu' | 'v7';
+  /**
+   * For an old-style GNU sparse entry ('S'): whether extension blocks of sparse map (512 bytes each, not counted in
+   * `size`) follow the header before the data. Each extension block says in its byte 504 whether another follows.
+   */
+  sparseExtended: boolean;
+}
+
+/** Check a non-zero header block and read the fields every reader needs first. */
+export function decodeTarHeaderBlock(block: Buffer, fail: TarFail): TarHeaderBlock {
+  if (!tarChecksumOk(block, fail)) {
+    throw fail('header checksum does not match', 'the archive is corrupt (or not a tar file); re-create or re-download it');
+  }
+  const typeflag = String.fromCharCode(block[156]!);
+  // "ustar\0" (POSIX) or "ustar " (GNU) at 257.
+  const ustar = block[257] === 0x75 && block[258] === 0x73 && block[259] === 0x74 && block[260] === 0x61 && block[261] === 0x72;
+  const format = ustar && block[262] === 0 ? 'ustar' : ustar && block[262] === 0x20 ? 'gnu' : 'v7';
+  const size = parseTarNumber(block, 124, 12, 'size', fail);
+  return { typeflag, size, format, sparseExtended: typeflag === 'S' && format === 'gnu' && block[482] !== 0 };
+}
+
+export interface TarDecodeOptions {
+  /**
+   * Apply PAX global headers ('g') to every later entry, as GNU tar does. Without it they are skipped, as Go's
+   * archive/tar (and so Docker and containerd) skip them.
+   */
+  applyGlobal?: boolean;
+  /**
+   * Decode for image layers: names keep any NUL bytes hidden in them (for the caller to refuse), SCHILY.xattr
+   * values are kept as bytes (capabilities are binary), and user and group names and device numbers are read.
+   * Without it any PAX value with a NUL is an error and names end at their first NUL.
+   */
+  layer?: boolean;
+  /** The largest PAX header body (and the most PAX header bytes in front of one entry); default MAX_PAX_HEADER_BYTES. */
+  maxPaxBytes?: number;
+  /** The largest GNU long name or long link; default MAX_TAR_NAME_BYTES. */
+  maxLongNameBytes?: number;
+}
+
+/** PAX keys whose values are names: NUL bytes in them are refused by the caller, not by the record parser. */
+function isNameKey(key: string): boolean {
+  return key === 'path' || key === 'linkpath' || key === 'GNU.sparse.name';
+}
+
+const XATTR_PREFIX = 'SCHILY.xattr.';
+
+/**
+ * The extended headers (GNU long name 'L' and long link 'K', PAX 'x' and global 'g') read so far, waiting for the
+ * entry they describe. A reader feeds every extended header to `add`, resolves the next real entry with
+ * `resolveTarEntry`, then calls `clear`.
+ */
+export class TarExtendedHeaders {
+  longName: string | undefined;
+  longLink: string | undefined;
+  /** This entry's PAX records (later 'x' headers override earlier ones). */
+  pax: Map<string, Buffer> | undefined;
+  /** Records of the global headers seen so far (only with applyGlobal). */
+  global: Map<string, Buffer> | undefined;
+  /** Whether an 'L', 'K' or 'x' header is waiting for its entry. */
+  pending = false;
+  private paxBytes = 0;
+  private globalBytes = 0;
+  readonly maxPaxBytes: number;
+  readonly maxLongNameBytes: number;
+
+  constructor(readonly options: TarDecodeOptions = {}) {
+    this.maxPaxBytes = options.maxPaxBytes ?? MAX_PAX_HEADER_BYTES;
+    this.maxLongNameBytes = options.maxLongNameBytes ?? MAX_TAR_NAME_BYTES;
+  }
+
+  /** Whether the body of this extended header needs to be read (an ignored global header is only skipped). */
+  wants(typeflag: string): boolean {
+    return typeflag !== 'g' || this.options.applyGlobal === true;
+  }
+
+  /** Refuse an extended header whose declared size is over its limit, before anything of it is read. */
+  checkSize(typeflag: string, size: number, fail: TarFail): void {
+    const isName = typeflag === 'L' || typeflag === 'K';
+    const cap = isName ? this.maxLongNameBytes : this.maxPaxBytes;
+    if (size > cap) {
+      const what = isName ? `GNU long ${typeflag === 'L' ? 'name' : 'link'}` : `PAX ${typeflag === 'g' ? 'global ' : ''}header`;
+      throw fail(`${what} of ${size} bytes exceeds the ${cap}-byte limit`);
+    }
+    const total = typeflag === 'x' ? this.paxBytes + size : typeflag === 'g' && this.wants('g') ? this.globalBytes + size : 0;
+    if (total > this.maxPaxBytes) {
+      throw fail(`PAX ${typeflag === 'g' ? 'global headers' : 'headers for one entry'} add up to ${total} bytes, more than the ${this.maxPaxBytes}-byte limit`);
+    }
+  }
+
+  /** Take in the body of an extended header (call checkSize first). */
+  add(typeflag: string, data: Buffer, fail: TarFail): void {
+    if (typeflag === 'L' || typeflag === 'K') {
+      const value = this.options.layer ? nameField(data, 0, data.length) : cString(data, 0, data.length);
+      if (typeflag === 'L') this.longName = value;
+      else this.longLink = value;
+      this.pending = true;
+      return;
+    }
+    if (typeflag === 'g' && !this.wants('g')) return;
+    const records = paxRecordList(data, fail);
+    for (const [key, value] of records) {
+      if (value.includes(0) && !(this.options.layer && (isNameKey(key) || key.startsWith(XATTR_PREFIX)))) {
+        throw fail(`PAX record "${key}" contains a NUL byte`);
+      }
+    }
+    // Copies: the records must not pin the (possibly large) buffer they were read into.
+    if (typeflag === 'x') {
+      this.pax ??= new Map();
+      for (const [key, value] of records) this.pax.set(key, Buffer.from(value));
+      this.paxBytes += data.length;
+      this.pending = true;
+    } else {
+      this.global ??= new Map();
+      for (const [key, value] of records) this.global.set(key, Buffer.from(value));
+      this.globalBytes += data.length;
+    }
+  }
+
+  /** A PAX value for the next entry: its own record, else a global one. Empty values count as absent. */
+  get(key: string): string | undefined {
+    const raw = this.raw(key);
+    return raw && raw.length > 0 ? raw.toString('utf8') : undefined;
+  }
+
+  private raw(key: string): Buffer | undefined {
+    return this.pax?.get(key) ?? this.global?.get(key);
+  }
+
+  /** SCHILY.xattr.* records for the next entry (global ones first, the entry's own over them). */
+  xattrs(): Record<string, Buffer> | undefined {
+    let out: Record<string, Buffer> | undefined;
+    for (const records of [this.global, this.pax]) {
+      if (!records) continue;
+      for (const [key, value] of records) {
+        if (!key.startsWith(XATTR_PREFIX) || key.length === XATTR_PREFIX.length) continue;
+        out ??= Object.create(null) as Record<string, Buffer>;
+        out[key.slice(XATTR_PREFIX.length)] = value;
+      }
+    }
+    return out;
+  }
+
+  /** Whether PAX records say the next entry is a GNU sparse file (formats 0.0, 0.1 and 1.0). */
+  sparse(): boolean {
+    for (const records of [this.pax, this.global]) {
+      if (records) for (const k of records.keys()) if (k.startsWith('GNU.sparse.')) return true;
+    }
+    return false;
+  }
+
+  /** Forget what described the entry just read (global records stay). */
+  clear(): void {
+    this.longName = undefined;
+    this.longLink = undefined;
+    this.pax = undefined;
+    this.pending = false;
+    this.paxBytes = 0;
+  }
+}
+
+/** A header with its extended headers applied: everything a reader says about one entry. */
+export interface ResolvedTarHeader {
+  /** The path as stored (PAX `path`, else GNU long name, else ustar prefix + name), not normalised. */
+  name: string;
+  typeflag: string;
+  /** What the entry is, or undefined for a type wharf does not know (sparse files included). */
+  kind: TarKind | undefined;
+  /** A GNU sparse file (type 'S' or GNU.sparse.* PAX records), whose stored data is not its content. */
+  sparse: boolean;
+  /** Link target for symlinks and hard links (PAX `linkpath`, else GNU long link, else the header's); '' otherwise. */
+  linkname: string;
+  /** Bytes of data stored after the header: 0 for header-only types, whatever their size field says. */
+  size: number;
+  /** Permission bits and setuid/setgid/sticky. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch; fractional when PAX gave sub-second precision. */
+  mtime: number;
+  /** Only with `layer`: */
+  uname?: string;
+  gname?: string;
+  devmajor?: number;
+  devminor?: number;
+  xattrs?: Record<string, Buffer>;
+}
+
+/** Apply the waiting extended headers to an entry's header block. */
+export function resolveTarEntry(block: Buffer, header: TarHeaderBlock, ext: TarExtendedHeaders, fail: TarFail): ResolvedTarHeader {
+  const layer = ext.options.layer === true;
+  const field = layer ? nameField : cString;
+  let name: string;
+  const paxPath = ext.get('path');
+  if (paxPath) name = paxPath;
+  else if (ext.longName !== undefined) name = ext.longName;
+  else {
+    name = field(block, 0, 100);
+    if (header.format === 'ustar') {
+      const prefix = field(block, 345, 155);
+      if (prefix) name = `${prefix}/${name}`;
+    }
+  }
+  const sparseName = ext.get('GNU.sparse.name');
+  if (sparseName) name = sparseName;
+  let linkname = ext.get('linkpath') || (ext.longLink ?? field(block, 157, 100));
+
+  let size = header.size;
+  let mtime = parseTarNumber(block, 136, 12, 'mtime', fail);
+  let uid = parseTarNumber(block, 108, 8, 'uid', fail);
+  let gid = parseTarNumber(block, 116, 8, 'gid', fail);
+  const mode = parseTarNumber(block, 100, 8, 'mode', fail) & 0o7777;
+  const s = ext.get('size');
+  if (s) size = paxInteger(s, 'size', fail);
+  const m = ext.get('mtime');
+  if (m) mtime = paxTime(m, 'mtime', fail);
+  const u = ext.get('uid');
+  if (u) uid = paxInteger(u, 'uid', fail);
+  const g = ext.get('gid');
+  if (g) gid = paxInteger(g, 'gid', fail);
+  const sparse = header.typeflag === 'S' || ext.sparse();
+  if (isHeaderOnly(header.typeflag)) size = 0;
+  const kind = sparse ? undefined : tarKind(header.typeflag, name);
+  if (kind !== 'symlink' && kind !== 'hardlink') linkname = '';
+  const out: ResolvedTarHeader = { name, typeflag: header.typeflag, kind, sparse, linkname, size, mode, uid, gid, mtime };
+  if (layer) {
+    const hasNames = header.format !== 'v7';
+    const uname = ext.get('uname') ?? (hasNames ? cString(block, 265, 32) : '');
+    const gname = ext.get('gname') ?? (hasNames ? cString(block, 297, 32) : '');
+    if (uname) out.uname = uname;
+    if (gname) out.gname = gname;
+    if ((kind === 'char' || kind === 'block') && hasNames) {
+      out.devmajor = parseTarNumber(block, 329, 8, 'devmajor', fail);
+      out.devminor = parseTarNumber(block, 337, 8, 'devminor', fail);
+    }
+    const xattrs = ext.xattrs();
+    if (xattrs) out.xattrs = xattrs;
+  }
+  return out;
 }
 
 /**
@@ -281,110 +610,69 @@ export async function indexTarFile(
 
 async function walk(r: WindowReader, start: number, path: string, maxEntries: number, signal?: AbortSignal): Promise<TarEntry[]> {
   const entries: TarEntry[] = [];
+  const ext = new TarExtendedHeaders();
   let off = start;
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  let pax: Map<string, string> | undefined;
-  let pendingMeta = false;
   let iterations = 0;
 
   for (;;) {
     if ((++iterations & 0x3ff) === 0 && signal?.aborted) throw aborted();
     const where = `${path}: tar header at offset ${off}`;
+    const fail = tarFail(where);
     const block = await r.view(off, TAR_BLOCK);
     if (block.length < TAR_BLOCK) {
-      if (pendingMeta) throw invalid(where, 'the archive ends after an extended header, before its entry');
+      if (ext.pending) throw invalid(where, 'the archive ends after an extended header, before its entry');
       if (block.length === 0 || block.every((c) => c === 0)) break;
       throw invalid(where, `the archive ends in the middle of a header (${block.length} of 512 bytes)`);
     }
-    if (block.equals(ZERO_BLOCK)) {
-      if (pendingMeta) throw invalid(where, 'an extended header is followed by an end-of-archive block');
+    if (isZeroBlock(block)) {
+      if (ext.pending) throw invalid(where, 'an extended header is followed by an end-of-archive block');
       const next = await r.view(off + TAR_BLOCK, TAR_BLOCK);
-      if (next.length < TAR_BLOCK || next.equals(ZERO_BLOCK)) break;
+      if (next.length < TAR_BLOCK || isZeroBlock(next)) break;
       throw invalid(where, 'a single zero block is followed by more data');
     }
-    if (!checksumOk(block, where)) {
-      throw invalid(where, 'header checksum does not match', 'the archive is corrupt (or not a tar file); re-create or re-download it');
-    }
+    const header = decodeTarHeaderBlock(block, fail);
+    let dataOffset = off + TAR_BLOCK;
 
-    const typeflag = String.fromCharCode(block[156]!);
-    const magic = block.subarray(257, 263).toString('latin1');
-    const isUstar = magic === 'ustar\0';
-    const headerSize = parseNumber(block, 124, 12, where, 'size');
-    const dataOffset = off + TAR_BLOCK;
-
-    if (typeflag === 'L' || typeflag === 'K' || typeflag === 'x' || typeflag === 'g') {
-      const isName = typeflag === 'L' || typeflag === 'K';
-      const cap = isName ? MAX_TAR_NAME_BYTES : MAX_PAX_HEADER_BYTES;
-      if (headerSize > cap) {
-        const what = isName ? `GNU long ${typeflag === 'L' ? 'name' : 'link'}` : `PAX ${typeflag === 'g' ? 'global ' : ''}header`;
-        throw invalid(where, `${what} of ${headerSize} bytes exceeds the ${cap}-byte limit`);
-      }
-      checkFits(r, dataOffset, headerSize, where, `extended header (type ${typeflag})`);
-      if (typeflag === 'x') {
-        const records = parsePaxRecords(await r.fresh(dataOffset, headerSize), where);
-        pax = pax ? new Map([...pax, ...records]) : records;
-        pendingMeta = true;
-      } else if (isName) {
-        const data = await r.fresh(dataOffset, headerSize);
-        const nul = data.indexOf(0);
-        const value = data.subarray(0, nul < 0 ? data.length : nul).toString('utf8');
-        if (typeflag === 'L') longName = value;
-        else longLink = value;
-        pendingMeta = true;
-      }
-      off = dataOffset + roundUp(headerSize);
+    if (isExtendedHeader(header.typeflag)) {
+      ext.checkSize(header.typeflag, header.size, fail);
+      checkFits(r, dataOffset, header.size, where, `extended header (type ${header.typeflag})`);
+      if (ext.wants(header.typeflag)) ext.add(header.typeflag, await r.fresh(dataOffset, header.size), fail);
+      off = dataOffset + roundUp(header.size);
       continue;
     }
 
-    // A real entry.
-    let name: string;
-    if (pax?.get('path')) name = pax.get('path')!;
-    else if (longName !== undefined) name = longName;
-    else {
-      name = cString(block, 0, 100);
-      if (isUstar) {
-        const prefix = cString(block, 345, 155);
-        if (prefix) name = `${prefix}/${name}`;
-      }
+    // A real entry. Old GNU sparse headers may be followed by extension blocks of sparse map before the data.
+    for (let more = header.sparseExtended; more; ) {
+      const extBlock = await r.view(dataOffset, TAR_BLOCK);
+      if (extBlock.length < TAR_BLOCK) throw invalid(where, 'the archive ends in the sparse map of a GNU sparse file');
+      more = extBlock[504] !== 0;
+      dataOffset += TAR_BLOCK;
     }
-    if (pax?.get('GNU.sparse.name')) name = pax.get('GNU.sparse.name')!;
-    let linkname = pax?.get('linkpath') || (longLink ?? cString(block, 157, 100));
+    const h = resolveTarEntry(block, header, ext, fail);
+    const { name, size } = h;
     if (name.length === 0) throw invalid(where, 'entry has an empty name');
-    if (name.length > MAX_TAR_NAME_BYTES || linkname.length > MAX_TAR_NAME_BYTES) throw invalid(where, 'entry name is too long');
-
-    let size = headerSize;
-    let mtime = parseNumber(block, 136, 12, where, 'mtime');
-    let uid = parseNumber(block, 108, 8, where, 'uid');
-    let gid = parseNumber(block, 116, 8, where, 'gid');
-    const mode = parseNumber(block, 100, 8, where, 'mode') & 0o7777;
-    let sparse = typeflag === 'S';
-    if (pax) {
-      const s = pax.get('size');
-      if (s) size = paxInteger(s, where, 'size');
-      const m = pax.get('mtime');
-      if (m) mtime = paxTime(m, where);
-      const u = pax.get('uid');
-      if (u) uid = paxInteger(u, where, 'uid');
-      const g = pax.get('gid');
-      if (g) gid = paxInteger(g, where, 'gid');
-      for (const k of pax.keys()) if (k.startsWith('GNU.sparse.')) sparse = true;
-    }
-    if (isHeaderOnly(typeflag)) size = 0;
+    if (name.length > MAX_TAR_NAME_BYTES || h.linkname.length > MAX_TAR_NAME_BYTES) throw invalid(where, 'entry name is too long');
     checkFits(r, dataOffset, size, where, `entry "${clip(name)}"`);
-    let type = classify(typeflag, name);
-    if (sparse) type = 'other';
-    if (type !== 'symlink' && type !== 'hardlink') linkname = '';
+    const type: TarEntryType = h.kind === 'file' || h.kind === 'dir' || h.kind === 'symlink' || h.kind === 'hardlink' ? h.kind : 'other';
     const nextOff = dataOffset + roundUp(size);
 
     if (entries.length >= maxEntries) {
       throw invalid(path, `the archive has more than ${maxEntries} entries`, 'this is far more than any image layer holds; the archive is hostile or not what it seems');
     }
-    entries.push({ name, type, size, dataOffset, linkname, mode, mtime, uid, gid, typeflag, headerOffset: off });
-    longName = undefined;
-    longLink = undefined;
-    pax = undefined;
-    pendingMeta = false;
+    entries.push({
+      name,
+      type,
+      size,
+      dataOffset,
+      linkname: h.linkname,
+      mode: h.mode,
+      mtime: Math.floor(h.mtime),
+      uid: h.uid,
+      gid: h.gid,
+      typeflag: h.typeflag,
+      headerOffset: off,
+    });
+    ext.clear();
     off = nextOff;
   }
   return entries;

@@ -15,6 +15,7 @@ import { loginCommand, logoutCommand } from './commands/login.js';
 import { manifestDigestCommand } from './commands/manifest-digest.js';
 import { registryCommand, serveCommand } from './commands/serve.js';
 import { syncCommand } from './commands/sync.js';
+import { unpackCommand } from './commands/unpack.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { sanitizeForTerminal } from './format.js';
 import { GLOBAL_FLAGS, commandHelp, mainHelp } from './help.js';
@@ -30,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   logoutCommand,
   syncCommand,
   manifestDigestCommand,
+  unpackCommand,
   serveCommand,
   registryCommand,
 ];

@@ -1,7 +1,6 @@
-import { Readable, Writable, type Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { pipeline } from 'node:stream/promises';
 import { DigestingStream, digestOf, type Digest } from '../digest/index.js';
 import { WharfError } from '../errors.js';
 import { compressor, decompressor, sniffCompression } from '../archive/compression.js';
@@ -16,6 +15,7 @@ import {
 import { parseConfig, parseManifest, type ParsedManifest } from '../oci/manifest.js';
 import { MediaType, layerCompression, layerMediaType, type Compression, type ManifestFormat } from '../oci/media-types.js';
 import { chooseInstance, formatPlatform, hostPlatform, platformMatches } from '../oci/platform.js';
+import { blobIntegrityError } from '../transports/verify-blob.js';
 import type { Descriptor, ImageIndex, ImageManifest } from '../oci/types.js';
 import { readSmallBlob } from '../transports/read-small.js';
 import type { ImageDestination, ImageReference, ImageSource } from '../transports/types.js';
@@ -367,12 +367,8 @@ class Copier {
    */
   private async explainBadCompression(desc: Descriptor, compression: Compression, err: unknown): Promise<WharfError> {
     const where = `layer ${desc.digest} from ${this.source.reference}`;
-    try {
-      const { stream } = await this.source.getBlob(desc, this.signal);
-      await pipeline(stream, new DigestingStream({ digest: desc.digest, size: desc.size, where }), new Writable({ write: (_c, _e, cb) => cb() }), { signal: this.signal });
-    } catch (verifyErr) {
-      if (verifyErr instanceof WharfError && (verifyErr.code === 'DIGEST_MISMATCH' || verifyErr.code === 'SIZE_MISMATCH')) return verifyErr;
-    }
+    const integrity = await blobIntegrityError(this.source, desc, where, this.signal);
+    if (integrity) return integrity;
     const detail = err instanceof Error ? (rootCause(err).message ?? err.message) : String(err);
     return new WharfError('LAYER_INVALID', `${where} matches its digest but is not valid ${compression} data: ${detail}`, {
       hint: 'the image was built with a broken compressor; it cannot be converted, only copied as it is',

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { decompressor, sniffCompression } from '../archive/compression.js';
+import { WharfError, asWharfError } from '../errors.js';
+import { readLayerEntries } from '../layer/tar-stream.js';
+import { Unpacker, type UnpackStats } from '../layer/unpack.js';
+import { whiteoutOf } from '../layer/whiteout.js';
+import type { ImageReference } from '../transports/types.js';
+import { blobIntegrityError } from '../transports/verify-blob.js';
+import { runtimeConfig } from './bundle.js';
+import { diffIdCheck, layerBlob, openImage, type OpenImageOptions, type OpenedImage } from './image-layers.js';
+
+export interface UnpackImageOptions extends OpenImageOptions {
+  /** Write an OCI runtime bundle: DIR/rootfs and DIR/config.json (what `runc run -b DIR` starts). */
+  bundle?: boolean;
+  /** Whether this process runs as root (then owners are applied). */
+  isRoot?: boolean;
+  onWarning?: (message: string) => void;
+  /** Called as each layer starts, for progress. */
+  onLayer?: (index: number, count: number, digest: string, size: number) => void;
+}
+
+export interface UnpackResult extends UnpackStats {
+  layers: number;
+  rootfs: string;
+}
+
+/**
+ * Unpack an image's root filesystem into `target` (or an OCI runtime bundle with `bundle`). Everything is
+ * written into a hidden sibling folder first and renamed into place at the end, so an interrupted or failed
+ * unpack leaves `target` as it was, and the next run can replace what it left (nothing but a `.wharf-unpack-*`
+ * folder, which it removes). Each layer is verified as it streams: its blob digest, and its uncompressed digest
+ * against the config's diff_ids.
+ */
+export async function unpackImage(ref: ImageReference, target: string, options: UnpackImageOptions = {}): Promise<UnpackResult> {
+  await mustBeFreshTarget(target);
+  await removeLeftovers(target);
+  const staging = join(dirname(target), `.${basename(target)}.wharf-unpack-${randomBytes(4).toString('hex')}`);
+  const rootfs = options.bundle ? join(staging, 'rootfs') : staging;
+  await fsp.mkdir(rootfs, { recursive: true });
+  let image: OpenedImage | undefined;
+  try {
+    image = await openImage(ref, options);
+    const unpackerOptions: ConstructorParameters<typeof Unpacker>[2] = { isRoot: options.isRoot === true };
+    if (options.onWarning) unpackerOptions.onWarning = options.onWarning;
+    if (options.signal) unpackerOptions.signal = options.signal;
+    const unpacker = new Unpacker(rootfs, whiteoutOf, unpackerOptions);
+    for (let i = 0; i < image.layers.length; i++) {
+      const d = image.layers[i]!;
+      options.onLayer?.(i, image.layers.length, d.digest, d.size);
+      await applyLayer(image, i, unpacker, options);
+    }
+    await unpacker.finish();
+    if (options.bundle) {
+      const config = await runtimeConfig(image.config, rootfs, { rootless: options.isRoot !== true });
+      await fsp.writeFile(join(staging, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    }
+    await fsp.rmdir(target).catch(() => {}); // an empty folder the user made for it
+    await fsp.rename(staging, target);
+    return { ...unpacker.stats, layers: image.layers.length, rootfs: options.bundle ? join(target, 'rootfs') : target };
+  } catch (err) {
+    await fsp.rm(staging, { recursive: true, force: true }).catch(() => {});
+    throw err;
+  } finally {
+    await image?.close();
+  }
+}
+
+async function applyLayer(image: OpenedImage, i: number, unpacker: Unpacker, options: UnpackImageOptions): Promise<void> {
+  const where = `layer ${i + 1} (${image.layers[i]!.digest})`;
+  const { compression, stream } = await sniffCompression(await layerBlob(image, i, options.signal));
+  const check = diffIdCheck(image.diffIds[i], where);
+  const decompress = decompressor(compression);
+  // The chain runs while the tar reader consumes its end; its promise carries the first error of any stage.
+  const chain = decompress ? pipeline(stream, decompress, check) : pipeline(stream, check);
+  chain.catch(() => {});
+  try {
+    const readerOptions: Parameters<typeof readLayerEntries>[1] = { where };
+    if (options.signal) readerOptions.signal = options.signal;
+    if (options.onWarning) readerOptions.onWarning = options.onWarning;
+    await unpacker.applyLayer(readLayerEntries(check, readerOptions));
+    check.resume(); // bytes after the end-of-archive blocks still count for the digests
+  } catch (err) {
+    check.destroy();
+    // Upstream's own failure (a digest mismatch, a bad gzip) explains a reader's "stream ended" better; the
+    // premature close our destroy() causes does not.
+    const upstream = await chain.then(() => undefined, (cause: unknown) => cause);
+    if (upstream instanceof WharfError && upstream.code === 'DIGEST_MISMATCH') throw upstream;
+    // A damaged blob often breaks the decompressor or the tar before its digest is known: hash it once more.
+    const d = image.layers[i]!;
+    const integrity = await blobIntegrityError(image.source, d, `${where} of ${image.source.reference}`, options.signal);
+    throw integrity ?? (upstream instanceof WharfError ? upstream : err);
+  }
+  await chain;
+}
+
+async function mustBeFreshTarget(target: string): Promise<void> {
+  const st = await fsp.lstat(target).catch(() => undefined);
+  if (!st) return;
+  if (st.isDirectory() && (await fsp.readdir(target)).length === 0) return;
+  throw new WharfError('DESTINATION_EXISTS', `${target} already exists`, {
+    hint: 'unpack into a new or empty directory (remove the old one first to replace it)',
+  });
+}
+
+/** What an interrupted unpack into the same target left behind. */
+async function removeLeftovers(target: string): Promise<void> {
+  const prefix = `.${basename(target)}.wharf-unpack-`;
+  for (const name of await fsp.readdir(dirname(target)).catch(() => [] as string[])) {
+    if (name.startsWith(prefix)) await fsp.rm(join(dirname(target), name), { recursive: true, force: true }).catch((err: unknown) => {
+      throw asWharfError(err, 'IO_ERROR', `removing ${name}, left by an interrupted unpack`);
+    });
+  }
+}
