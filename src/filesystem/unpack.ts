@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { decompressor, sniffCompression } from '../archive/compression.js';
 import { WharfError, asWharfError } from '../errors.js';
-import { readLayerEntries } from '../layer/tar-stream.js';
 import { Unpacker, type UnpackStats } from '../layer/unpack.js';
 import { whiteoutOf } from '../layer/whiteout.js';
 import type { ImageReference } from '../transports/types.js';
-import { blobIntegrityError } from '../transports/verify-blob.js';
 import { runtimeConfig } from './bundle.js';
-import { diffIdCheck, layerBlob, openImage, type OpenImageOptions, type OpenedImage } from './image-layers.js';
+import { openImage, type OpenImageOptions, type OpenedImage } from './image-layers.js';
+import { readLayer } from './image-tree.js';
 
 export interface UnpackImageOptions extends OpenImageOptions {
   /** Write an OCI runtime bundle: DIR/rootfs and DIR/config.json (what `runc run -b DIR` starts). */
@@ -69,31 +66,7 @@ export async function unpackImage(ref: ImageReference, target: string, options: 
 }
 
 async function applyLayer(image: OpenedImage, i: number, unpacker: Unpacker, options: UnpackImageOptions): Promise<void> {
-  const where = `layer ${i + 1} (${image.layers[i]!.digest})`;
-  const { compression, stream } = await sniffCompression(await layerBlob(image, i, options.signal));
-  const check = diffIdCheck(image.diffIds[i], where);
-  const decompress = decompressor(compression);
-  // The chain runs while the tar reader consumes its end; its promise carries the first error of any stage.
-  const chain = decompress ? pipeline(stream, decompress, check) : pipeline(stream, check);
-  chain.catch(() => {});
-  try {
-    const readerOptions: Parameters<typeof readLayerEntries>[1] = { where };
-    if (options.signal) readerOptions.signal = options.signal;
-    if (options.onWarning) readerOptions.onWarning = options.onWarning;
-    await unpacker.applyLayer(readLayerEntries(check, readerOptions));
-    check.resume(); // bytes after the end-of-archive blocks still count for the digests
-  } catch (err) {
-    check.destroy();
-    // Upstream's own failure (a digest mismatch, a bad gzip) explains a reader's "stream ended" better; the
-    // premature close our destroy() causes does not.
-    const upstream = await chain.then(() => undefined, (cause: unknown) => cause);
-    if (upstream instanceof WharfError && upstream.code === 'DIGEST_MISMATCH') throw upstream;
-    // A damaged blob often breaks the decompressor or the tar before its digest is known: hash it once more.
-    const d = image.layers[i]!;
-    const integrity = await blobIntegrityError(image.source, d, `${where} of ${image.source.reference}`, options.signal);
-    throw integrity ?? (upstream instanceof WharfError ? upstream : err);
-  }
-  await chain;
+  await readLayer(image, i, (entries) => unpacker.applyLayer(entries), options);
 }
 
 async function mustBeFreshTarget(target: string): Promise<void> {
