@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'IO_ERROR'
   | 'ABORTED'
   | 'LAYER_INVALID'
+  /** A path asked for (wharf extract --path) is not in the image (or the layer). */
+  | 'PATH_NOT_FOUND'
   | 'USAGE'
   // registry-client/: the distribution API over HTTP
   | 'AUTH_FAILED'

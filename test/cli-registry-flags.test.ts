@@ -23,17 +23,10 @@ import { syncSummary } from '../src/cli/commands/sync.js';
 import { promptLine, readStdinSecret } from '../src/cli/prompt.js';
 import { DEFAULT_RETRY_TIMES, RegistrySetup, registryFlags, RETRY_TIMES_FLAG, splitCreds, twoSidedRegistryFlags } from '../src/cli/registry-access.js';
 import type { CliIO, CliLibrary, InStream } from '../src/cli/types.js';
+import { Sink } from './helpers/sink.js';
 
 const DM = `sha256:${'d'.repeat(64)}` as Digest;
 
-class Sink {
-  text = '';
-  isTTY = false;
-  write(chunk: string | Uint8Array): boolean {
-    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }
-}
 
 /** A terminal's stdin: raw mode is recorded, keys are pushed by the test. */
 class FakeTty extends EventEmitter implements InStream {

@@ -17,6 +17,7 @@ import { goMap, goMarshal, goMarshalIndent, goQuote, goTime } from '../src/util/
 import { commandHelp, mainHelp } from '../src/cli/help.js';
 import { ProgressRenderer } from '../src/cli/progress.js';
 import type { CliIO, CliLibrary } from '../src/cli/types.js';
+import { Sink } from './helpers/sink.js';
 
 const D1 = `sha256:${'a'.repeat(64)}` as Digest;
 const D2 = `sha256:${'b'.repeat(64)}` as Digest;
@@ -297,15 +298,6 @@ describe('human formats', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-class Sink {
-  text = '';
-  isTTY = false;
-  columns: number | undefined;
-  write(chunk: string | Uint8Array): boolean {
-    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }
-}
 
 const EVENTS: CopyEvent[] = [
   { type: 'copy-start', source: 'oci:/a:latest', destination: 'oci:/b:latest' },
@@ -481,6 +473,7 @@ describe('exit codes', () => {
     BLOB_UNKNOWN: 3,
     IMAGE_NOT_FOUND: 3,
     PLATFORM_NOT_FOUND: 3,
+    PATH_NOT_FOUND: 3,
     TOO_LARGE: 1,
     LAYOUT_INVALID: 1,
     ARCHIVE_INVALID: 1,

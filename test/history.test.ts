@@ -20,6 +20,7 @@ import type { CliIO, CliLibrary } from '../src/cli/types.js';
 import { alignHistory } from '../src/history/history.js';
 import type { Descriptor, HistoryEntry, ImageConfig } from '../src/oci/types.js';
 import { buildLayout, removeBlob, type BuiltImage, type BuiltLayout } from './helpers/images.js';
+import { Sink } from './helpers/sink.js';
 
 const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const FIXTURE = '/tmp/wharf-fixtures/oci/debian-app';
@@ -37,14 +38,6 @@ const STEPS: HistoryEntry[] = [
 const HOSTILE_BY = '/bin/sh -c #(nop) \x1b[31mred\x1b[0m \x1b]0;owned\x07 \x1b[2J\ttab\nnext line';
 const HOSTILE_COMMENT = 'c1 \u009b31m csi, bidi \u202eevil\u202c, del \x7f';
 
-class Sink {
-  text = '';
-  isTTY = false;
-  write(chunk: string | Uint8Array): boolean {
-    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }
-}
 
 /** Three years and a bit after the newest step of STEPS: ages are computed from this clock. */
 const NOW = Date.parse('2025-08-01T12:00:00Z');

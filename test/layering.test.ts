@@ -28,7 +28,7 @@ const ALLOWED: Record<string, string[]> = {
   sync: ['errors.ts', 'digest', 'util', 'reference', 'oci', 'archive', 'image', 'config', 'registry-client', 'transports', 'copy'],
   layer: ['errors.ts', 'digest', 'util', 'oci', 'archive', 'image'],
   // Operations over an image's filesystem (unpack, extract, diff, layers): layer/ over what transports give.
-  filesystem: ['errors.ts', 'digest', 'util', 'reference', 'oci', 'archive', 'image', 'transports', 'inspect', 'layer'],
+  filesystem: ['errors.ts', 'digest', 'util', 'reference', 'oci', 'archive', 'image', 'transports', 'inspect', 'history', 'copy', 'layer'],
   // The registry server stands on the spec and storage alone: it never imports the client or the transports.
   server: ['errors.ts', 'digest', 'util', 'oci'],
   cli: ['*'],

@@ -8,8 +8,11 @@ import { parseArgs, suggest, usageError } from './args.js';
 import type { ParsedArgs } from './args.js';
 import { copyCommand } from './commands/copy.js';
 import { deleteCommand } from './commands/delete.js';
+import { extractCommand } from './commands/extract.js';
+import { diffCommand } from './commands/diff.js';
 import { historyCommand } from './commands/history.js';
 import { inspectCommand } from './commands/inspect.js';
+import { layersCommand } from './commands/layers.js';
 import { listTagsCommand } from './commands/list-tags.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
 import { manifestDigestCommand } from './commands/manifest-digest.js';
@@ -32,6 +35,9 @@ export const COMMANDS: readonly Command[] = [
   syncCommand,
   manifestDigestCommand,
   unpackCommand,
+  extractCommand,
+  diffCommand,
+  layersCommand,
   serveCommand,
   registryCommand,
 ];

@@ -9,7 +9,7 @@ export const ExitCode = {
   FAILED: 1,
   /** The command line is wrong: unknown command or flag, missing value or operand, malformed reference. */
   USAGE: 2,
-  /** What was asked for does not exist: image, tag, manifest, blob, or platform in an index. */
+  /** What was asked for does not exist: image, tag, manifest, blob, platform in an index, or a path in an image. */
   NOT_FOUND: 3,
   /** Content does not match its digest or size: the source is corrupt or was tampered with. */
   INTEGRITY: 4,
@@ -32,6 +32,7 @@ const BY_CODE: Partial<Record<ErrorCode, ExitCodeValue>> = {
   BLOB_UNKNOWN: ExitCode.NOT_FOUND,
   MANIFEST_UNKNOWN: ExitCode.NOT_FOUND,
   PLATFORM_NOT_FOUND: ExitCode.NOT_FOUND,
+  PATH_NOT_FOUND: ExitCode.NOT_FOUND,
   DIGEST_MISMATCH: ExitCode.INTEGRITY,
   SIZE_MISMATCH: ExitCode.INTEGRITY,
   LAYER_INVALID: ExitCode.INTEGRITY,
@@ -56,7 +57,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   0    success
   1    the operation failed
   2    usage error (unknown command or flag, missing operand, malformed reference)
-  3    not found (image, manifest, blob, or platform in an index)
+  3    not found (image, manifest, blob, platform in an index, or a path in an image)
   4    integrity failure (content does not match its digest or size)
   5    authentication failed or access denied by a registry; not logged in (logout, login --get-login)
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM)`;

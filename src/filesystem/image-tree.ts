@@ -74,12 +74,21 @@ export interface ImageTree {
   image: OpenedImage;
 }
 
+export interface ImageTreeOptions extends ReadLayersOptions {
+  /**
+   * Called with each layer's entries (whiteout markers included) just before they are applied to `tree`, which
+   * then still shows the layers below: how the layer's paths resolve (symlinked parents) at that moment. `image`
+   * is the image being read (its layer descriptors, for progress).
+   */
+  beforeLayer?: (index: number, entries: readonly LayerEntry[], tree: FileTree, image: OpenedImage) => void;
+}
+
 /**
  * An image's filesystem from its layers' tar headers alone (bodies are skipped, nothing is written to disk):
  * what diff, extract and the layer view stand on. The image stays open (for a second, selective read of
  * bodies) until the caller closes `image`.
  */
-export async function imageTree(ref: ImageReference, options: ReadLayersOptions = {}): Promise<ImageTree> {
+export async function imageTree(ref: ImageReference, options: ImageTreeOptions = {}): Promise<ImageTree> {
   const image = await openImage(ref, options);
   try {
     const tree = new FileTree();
@@ -88,6 +97,7 @@ export async function imageTree(ref: ImageReference, options: ReadLayersOptions 
       await readLayer(image, index, async (it) => {
         for await (const { entry } of it) entries.push(entry);
       }, options);
+      options.beforeLayer?.(index, entries, tree, image);
       tree.applyLayer(entries, whiteoutOf);
     }
     return { tree, image };

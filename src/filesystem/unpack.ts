@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { WharfError, asWharfError } from '../errors.js';
+import { join } from 'node:path';
 import { Unpacker, type UnpackStats } from '../layer/unpack.js';
 import { whiteoutOf } from '../layer/whiteout.js';
 import type { ImageReference } from '../transports/types.js';
 import { runtimeConfig } from './bundle.js';
 import { openImage, type OpenImageOptions, type OpenedImage } from './image-layers.js';
 import { readLayer } from './image-tree.js';
+import { mustBeFreshTarget, removeLeftovers, stagingPath } from './staged-target.js';
 
 export interface UnpackImageOptions extends OpenImageOptions {
   /** Write an OCI runtime bundle: DIR/rootfs and DIR/config.json (what `runc run -b DIR` starts). */
@@ -32,9 +31,9 @@ export interface UnpackResult extends UnpackStats {
  * against the config's diff_ids.
  */
 export async function unpackImage(ref: ImageReference, target: string, options: UnpackImageOptions = {}): Promise<UnpackResult> {
-  await mustBeFreshTarget(target);
-  await removeLeftovers(target);
-  const staging = join(dirname(target), `.${basename(target)}.wharf-unpack-${randomBytes(4).toString('hex')}`);
+  await mustBeFreshTarget(target, 'unpack into a new or empty directory (remove the old one first to replace it)');
+  await removeLeftovers(target, 'unpack');
+  const staging = stagingPath(target, 'unpack');
   const rootfs = options.bundle ? join(staging, 'rootfs') : staging;
   await fsp.mkdir(rootfs, { recursive: true });
   let image: OpenedImage | undefined;
@@ -67,23 +66,4 @@ export async function unpackImage(ref: ImageReference, target: string, options: 
 
 async function applyLayer(image: OpenedImage, i: number, unpacker: Unpacker, options: UnpackImageOptions): Promise<void> {
   await readLayer(image, i, (entries) => unpacker.applyLayer(entries), options);
-}
-
-async function mustBeFreshTarget(target: string): Promise<void> {
-  const st = await fsp.lstat(target).catch(() => undefined);
-  if (!st) return;
-  if (st.isDirectory() && (await fsp.readdir(target)).length === 0) return;
-  throw new WharfError('DESTINATION_EXISTS', `${target} already exists`, {
-    hint: 'unpack into a new or empty directory (remove the old one first to replace it)',
-  });
-}
-
-/** What an interrupted unpack into the same target left behind. */
-async function removeLeftovers(target: string): Promise<void> {
-  const prefix = `.${basename(target)}.wharf-unpack-`;
-  for (const name of await fsp.readdir(dirname(target)).catch(() => [] as string[])) {
-    if (name.startsWith(prefix)) await fsp.rm(join(dirname(target), name), { recursive: true, force: true }).catch((err: unknown) => {
-      throw asWharfError(err, 'IO_ERROR', `removing ${name}, left by an interrupted unpack`);
-    });
-  }
 }
