@@ -75,3 +75,4 @@ export type { RegistryAccess } from './transports/docker/access.js';
 export { extractImage, type ExtractOptions, type ExtractResult, type ExtractedPath } from './filesystem/extract.js';
 export { diffImages, type DiffSide, type DiffOptions, type DiffResult, type DiffEntry, type DiffReason } from './filesystem/diff.js';
 export { analyzeLayers, type LayersOptions, type LayersAnalysis, type LayerReport, type Efficiency } from './filesystem/layers.js';
+export { repackImage, type RepackOptions, type RepackResult } from './filesystem/repack.js';

@@ -13,6 +13,7 @@ import { diffCommand } from './commands/diff.js';
 import { historyCommand } from './commands/history.js';
 import { inspectCommand } from './commands/inspect.js';
 import { layersCommand } from './commands/layers.js';
+import { repackCommand } from './commands/repack.js';
 import { listTagsCommand } from './commands/list-tags.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
 import { manifestDigestCommand } from './commands/manifest-digest.js';
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   syncCommand,
   manifestDigestCommand,
   unpackCommand,
+  repackCommand,
   extractCommand,
   diffCommand,
   layersCommand,
