@@ -11,8 +11,13 @@ import { mustBeFreshTarget, removeLeftovers, stagingPath } from './staged-target
 export interface UnpackImageOptions extends OpenImageOptions {
   /** Write an OCI runtime bundle: DIR/rootfs and DIR/config.json (what `runc run -b DIR` starts). */
   bundle?: boolean;
-  /** Whether this process runs as root (then owners are applied). */
+  /**
+   * Whether this process runs as root: then owners are applied, otherwise recorded in user.rootlesscontainers
+   * (as umoci --rootless), and security.* and trusted.* extended attributes are skipped.
+   */
   isRoot?: boolean;
+  /** The setfattr program that sets extended attributes (default `setfattr` on PATH; the attr package). */
+  setfattr?: string;
   onWarning?: (message: string) => void;
   /** Called as each layer starts, for progress. */
   onLayer?: (index: number, count: number, digest: string, size: number) => void;
@@ -39,9 +44,11 @@ export async function unpackImage(ref: ImageReference, target: string, options: 
   let image: OpenedImage | undefined;
   try {
     image = await openImage(ref, options);
-    const unpackerOptions: ConstructorParameters<typeof Unpacker>[2] = { isRoot: options.isRoot === true };
+    // Extended attributes from the layers, and rootless the owners in user.rootlesscontainers (as umoci).
+    const unpackerOptions: ConstructorParameters<typeof Unpacker>[2] = { isRoot: options.isRoot === true, xattrs: true };
     if (options.onWarning) unpackerOptions.onWarning = options.onWarning;
     if (options.signal) unpackerOptions.signal = options.signal;
+    if (options.setfattr) unpackerOptions.setfattr = options.setfattr;
     const unpacker = new Unpacker(rootfs, whiteoutOf, unpackerOptions);
     for (let i = 0; i < image.layers.length; i++) {
       const d = image.layers[i]!;

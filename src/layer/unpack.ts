@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { WharfError } from '../errors.js';
 import type { LayerEntry, LayerEntryWithBody, Whiteout } from './types.js';
+import { applyXattrs, XattrCollector } from './xattrs.js';
 
 export interface UnpackOptions {
   /** Apply uid/gid (needs root). Default: only when running as root (`isRoot`). */
@@ -13,6 +14,14 @@ export interface UnpackOptions {
   isRoot?: boolean;
   /** The process's umask (default 0o022): modes it would cut are set again after creation. */
   umask?: number;
+  /**
+   * Set extended attributes (see xattrs.ts): the layers' SCHILY.xattr.* records and, when owners are not
+   * applied, each owner other than 0:0 as user.rootlesscontainers (as umoci --rootless). All at once in
+   * finish(), with setfattr. Default false: they are skipped with a warning.
+   */
+  xattrs?: boolean;
+  /** The setfattr program for `xattrs` (default `setfattr` on PATH; the attr package). */
+  setfattr?: string;
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
@@ -21,8 +30,14 @@ export interface UnpackStats {
   entries: number;
   files: number;
   bytes: number;
-  /** Entries left out, by reason (`device`, `fifo`, `xattr`, `hardlink-outside`, …). */
+  /**
+   * Entries left out, by reason (`device`, `fifo`, `hardlink-outside`, …); `xattr` counts extended attributes
+   * not set (all of them without the `xattrs` option; with it those refused, or set nowhere because setfattr is
+   * missing).
+   */
   skipped: Record<string, number>;
+  /** Extended attributes set (with the `xattrs` option), user.rootlesscontainers included. */
+  xattrs?: number;
 }
 
 type Classify = (e: LayerEntry) => Whiteout | { kind: 'aufs' } | undefined;
@@ -36,10 +51,16 @@ type Classify = (e: LayerEntry) => Whiteout | { kind: 'aufs' } | undefined;
  *   a chroot would (so `lib -> usr/lib` works and `evil -> /etc` lands in ROOT/etc), the last component is never
  *   followed (files are opened O_NOFOLLOW after whatever was there is removed);
  * - hard links must point at a regular file already inside the root;
- * - devices and fifos are skipped with a warning (Node cannot create them); xattrs likewise;
+ * - devices and fifos are skipped with a warning (Node cannot create them);
  * - whiteouts remove only what lower layers made: the paths this layer wrote are remembered until it ends;
- * - directory modes and times are applied last, deepest first, so a read-only directory does not stop its own
- *   children from being written.
+ * - owners are applied when root (`applyOwnership`); otherwise, with `xattrs`, recorded in
+ *   user.rootlesscontainers as umoci --rootless does;
+ * - extended attributes (with `xattrs`; Node has no syscalls for them) are collected by resolved path as the
+ *   entries go (a later entry replaces a path's set, a removal drops it, a hard link shares its target's) and
+ *   set in finish() by one setfattr process, never through a symlink; rootless, security.* and trusted.* are
+ *   skipped with a warning, and whatever the tool or the filesystem refuses is a warning, not a failure;
+ * - directory modes and times are applied last, deepest first (after the xattrs), so a read-only directory does
+ *   not stop its own children from being written.
  */
 export class Unpacker {
   private readonly dirMeta = new Map<string, LayerEntry>();
@@ -56,6 +77,9 @@ export class Unpacker {
   readonly stats: UnpackStats = { entries: 0, files: 0, bytes: 0, skipped: {} };
   private readonly applyOwnership: boolean;
   private readonly umask: number;
+  private readonly xattrs: XattrCollector | undefined;
+  /** Warnings given, by cause: one each. */
+  private readonly warned = new Set<string>();
   private firstError: unknown;
 
   constructor(
@@ -65,6 +89,14 @@ export class Unpacker {
   ) {
     this.applyOwnership = options.applyOwnership ?? options.isRoot === true;
     this.umask = options.umask ?? 0o022;
+    if (options.xattrs) {
+      this.xattrs = new XattrCollector({
+        recordOwners: !this.applyOwnership,
+        privileged: options.isRoot === true,
+        skip: (cause, message, count) => this.skip('xattr', message, cause, count),
+      });
+      this.stats.xattrs = 0;
+    }
   }
 
   /** Apply one layer's entries, in tar order. */
@@ -88,9 +120,18 @@ export class Unpacker {
     if (this.firstError) throw this.firstError;
   }
 
-  /** After the last layer: directory modes, owners and times, deepest first. */
+  /** After the last layer: extended attributes, then directory modes, owners and times, deepest first. */
   async finish(): Promise<void> {
     await this.drain();
+    if (this.xattrs && this.xattrs.size > 0) {
+      const xattrOptions: Parameters<typeof applyXattrs>[2] = {
+        privileged: this.options.isRoot === true,
+        skip: (cause, message, count) => this.skip('xattr', message, cause, count),
+      };
+      if (this.options.setfattr) xattrOptions.setfattr = this.options.setfattr;
+      if (this.options.signal) xattrOptions.signal = this.options.signal;
+      this.stats.xattrs = (this.stats.xattrs ?? 0) + (await applyXattrs(this.root, this.xattrs.targets(), xattrOptions));
+    }
     const dirs = [...this.dirMeta.entries()].sort(([a], [b]) => b.split('/').length - a.split('/').length);
     for (const [path, entry] of dirs) {
       await this.ownAndTime(this.abs(path), entry).catch((err: unknown) => this.warn(`${path}: ${(err as Error).message}`));
@@ -116,6 +157,7 @@ export class Unpacker {
     const path = this.resolve(entry.path, false);
     if (path === '') {
       this.dirMeta.set('', entry);
+      this.xattrs?.set('', entry);
       return;
     }
     await this.makeParents(path);
@@ -126,12 +168,14 @@ export class Unpacker {
     if (entry.type === 'dir') {
       if (existing?.kind === 'dir') {
         this.dirMeta.set(path, entry);
+        this.xattrs?.set(path, entry);
         return;
       }
       if (existing) await this.removeTree(path);
       await fsp.mkdir(abs, { mode: 0o700 });
       this.present.set(path, { kind: 'dir' });
       this.dirMeta.set(path, entry);
+      this.xattrs?.set(path, entry);
       return;
     }
     if (existing) {
@@ -143,6 +187,7 @@ export class Unpacker {
         this.stats.files++;
         this.stats.bytes += entry.size;
         this.present.set(path, { kind: 'other' });
+        this.xattrs?.set(path, entry);
         if (entry.size <= SMALL_FILE) {
           // Read now (the reader must move on), write while the next entries are read.
           const data = body && entry.size > 0 ? await collect(body, entry.size) : EMPTY;
@@ -154,6 +199,7 @@ export class Unpacker {
       case 'symlink':
         await fsp.symlink(entry.linkname ?? '', abs);
         this.present.set(path, { kind: 'symlink', target: entry.linkname ?? '' });
+        this.xattrs?.set(path, entry);
         if (this.applyOwnership) await fsp.lchown(abs, entry.uid, entry.gid);
         await fsp.lutimes(abs, entry.mtime, entry.mtime).catch(() => {});
         return;
@@ -167,6 +213,7 @@ export class Unpacker {
         }
         await fsp.link(this.abs(target), abs);
         this.present.set(path, { kind: 'other' });
+        this.xattrs?.link(path, target);
         return;
       }
       default:
@@ -199,7 +246,7 @@ export class Unpacker {
   }
 
   private async finishFd(fd: number, entry: LayerEntry): Promise<void> {
-    if (entry.xattrs && Object.keys(entry.xattrs).length > 0) this.skip('xattr', `${entry.path}: extended attributes are not set (Node cannot)`);
+    if (!this.xattrs && entry.xattrs && Object.keys(entry.xattrs).length > 0) this.skip('xattr', `${entry.path}: extended attributes are not set`);
     if (this.applyOwnership) await fdChown(fd, entry.uid, entry.gid);
     // The mode was given at creation; the umask (or a chown, which clears setuid) may have taken bits off.
     const setid = (entry.mode & 0o6000) !== 0;
@@ -288,6 +335,7 @@ export class Unpacker {
     const prefix = `${path}/`;
     for (const p of this.present.keys()) if (p === path || p.startsWith(prefix)) this.present.delete(p);
     for (const p of this.dirMeta.keys()) if (p === path || p.startsWith(prefix)) this.dirMeta.delete(p);
+    this.xattrs?.remove(path);
   }
 
   private async ownAndTime(abs: string, entry: LayerEntry): Promise<void> {
@@ -296,10 +344,13 @@ export class Unpacker {
     await fsp.utimes(abs, entry.mtime, entry.mtime);
   }
 
-  private skip(reason: string, message: string): void {
-    this.stats.skipped[reason] = (this.stats.skipped[reason] ?? 0) + 1;
-    // One warning per reason (with the first example), not one per file of a large layer.
-    if (this.stats.skipped[reason] === 1) this.warn(message);
+  private skip(reason: string, message: string, cause = reason, count = 1): void {
+    this.stats.skipped[reason] = (this.stats.skipped[reason] ?? 0) + count;
+    // One warning per cause (with the first example), not one per file of a large layer.
+    if (!this.warned.has(cause)) {
+      this.warned.add(cause);
+      this.warn(message);
+    }
   }
 
   private warn(message: string): void {

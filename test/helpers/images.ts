@@ -40,6 +40,8 @@ export interface FileSpec {
   mtime?: number;
   /** Target of a symlink or hard link. */
   linkTarget?: string;
+  /** Extended attributes, written as PAX `SCHILY.xattr.NAME` records (as GNU tar --xattrs does). */
+  xattrs?: Record<string, string | Uint8Array>;
   /**
    * Write `path` (and `linkTarget`) exactly as given: no normalisation and no implicit parent directories.
    * For hostile-archive tests (`../escape`, `/etc/passwd`).
@@ -424,6 +426,7 @@ interface Entry {
   mtime: number;
   size: number;
   linkTarget: string;
+  xattrs: Record<string, string | Uint8Array>;
   body: () => Iterable<Buffer>;
 }
 
@@ -448,7 +451,7 @@ function toEntries(files: FileSpec[], implicitDirs: boolean): Entry[] {
         const dir = parts.slice(0, i).join('/');
         if (seen.has(dir) || explicitDirs.has(dir)) continue;
         seen.add(dir);
-        entries.push({ name: dir, type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: DEFAULT_MTIME, size: 0, linkTarget: '', body: () => [] });
+        entries.push({ name: dir, type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: DEFAULT_MTIME, size: 0, linkTarget: '', xattrs: {}, body: () => [] });
       }
     }
     seen.add(name);
@@ -475,6 +478,7 @@ function toEntries(files: FileSpec[], implicitDirs: boolean): Entry[] {
       mtime: f.mtime ?? DEFAULT_MTIME,
       size,
       linkTarget: f.linkTarget ?? '',
+      xattrs: f.xattrs ?? {},
       body,
     });
   }
@@ -488,13 +492,14 @@ const MAX_OCTAL_11 = 0o77777777777;
 async function* tarChunks(files: FileSpec[], implicitDirs: boolean): AsyncGenerator<Buffer> {
   for (const e of toEntries(files, implicitDirs)) {
     const name = e.type === 'dir' && !e.name.endsWith('/') ? `${e.name}/` : e.name;
-    const pax: Record<string, string> = {};
+    const pax: Record<string, string | Uint8Array> = {};
     const split = splitName(name);
     if (!split) pax.path = name;
     if (Buffer.byteLength(e.linkTarget) > 100) pax.linkpath = e.linkTarget;
     if (e.size > MAX_OCTAL_11) pax.size = String(e.size);
+    for (const [k, v] of Object.entries(e.xattrs)) pax[`SCHILY.xattr.${k}`] = v;
     if (Object.keys(pax).length > 0) {
-      const records = Buffer.from(Object.entries(pax).map(([k, v]) => paxRecord(k, v)).join(''));
+      const records = Buffer.concat(Object.entries(pax).map(([k, v]) => paxRecord(k, v)));
       const paxName = `PaxHeaders/${Buffer.from(name).subarray(-80).toString('latin1').replace(/[^\x20-\x7e]/g, '_')}`;
       yield header({ name: paxName, prefix: '', type: 'x', mode: 0o644, uid: 0, gid: 0, mtime: e.mtime, size: records.length, linkTarget: '' });
       yield padded(records);
@@ -538,13 +543,13 @@ function splitName(name: string): [string, string] | undefined {
   return undefined;
 }
 
-function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
-  let len = Buffer.byteLength(body);
+function paxRecord(key: string, value: string | Uint8Array): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from('\n')]);
+  let len = body.length;
   let total = len + String(len).length;
   if (String(total).length !== String(len).length) total = len + String(total).length;
   len = total;
-  return `${len}${body}`;
+  return Buffer.concat([Buffer.from(String(len)), body]);
 }
 
 function padded(buf: Buffer): Buffer {

@@ -15,7 +15,9 @@ lower layers put there, an opaque directory hides all of it), hard links, symlin
 running as root. Every layer is verified as it streams (its digest, and its uncompressed digest against the
 config), and nothing is ever written outside DIR: paths with .. are refused, symlinks among a path's parents are
 followed inside DIR only, hard links must point at a file inside it. Device nodes and fifos are skipped with a
-warning (rootless), and so are extended attributes.
+warning (rootless). Extended attributes are applied with setfattr (the attr package; without it, a warning);
+rootless, owners are recorded in the user.rootlesscontainers xattr as umoci does, and security.* and trusted.*
+xattrs are skipped with a warning.
 
 DIR must not exist or be empty. The layers are applied in a hidden folder beside it, renamed to DIR at the end:
 an interrupted or failed unpack leaves no DIR, and the next run clears what it left.
@@ -58,7 +60,7 @@ ${REGISTRY_HELP}`,
     if (!quiet) options.onLayer = (i, n, digest, size) => void io.stderr.write(`Unpacking layer ${i + 1}/${n} ${digest} (${humanSize(size)})\n`);
     const result = await unpackImage(ref, target, options);
     if (args.bool('json')) {
-      io.stdout.write(`${JSON.stringify({ target, rootfs: result.rootfs, layers: result.layers, entries: result.entries, files: result.files, bytes: result.bytes, skipped: result.skipped })}\n`);
+      io.stdout.write(`${JSON.stringify({ target, rootfs: result.rootfs, layers: result.layers, entries: result.entries, files: result.files, bytes: result.bytes, xattrs: result.xattrs ?? 0, skipped: result.skipped })}\n`);
     } else if (!quiet) {
       const skipped = Object.entries(result.skipped).map(([k, v]) => `${v} ${k}`).join(', ');
       io.stderr.write(`Unpacked ${result.layers} layers into ${result.rootfs}: ${result.files} files, ${humanSize(result.bytes)}${skipped ? `; skipped ${skipped}` : ''}\n`);
