@@ -45,7 +45,12 @@ export type ErrorCode =
   | 'REGISTRY_BLOCKED'
   | 'CERTS_INVALID'
   // server/: `wharf serve` configuration (access rules, htpasswd, token keys)
-  | 'SERVER_CONFIG_INVALID';
+  | 'SERVER_CONFIG_INVALID'
+  // scan/: the databases and files the scanners read out of an image
+  /** An rpm database (rpmdb.sqlite, Packages, Packages.db) or a header in it is damaged or not what its name says. */
+  | 'RPMDB_INVALID'
+  /** A package version that its package manager's grammar rejects (dpkg, apk, rpm, npm semver, PEP 440). */
+  | 'VERSION_INVALID';
 
 export interface WharfErrorOptions {
   hint?: string;

@@ -498,6 +498,8 @@ describe('exit codes', () => {
     REGISTRY_BLOCKED: 1,
     CERTS_INVALID: 1,
     SERVER_CONFIG_INVALID: 1,
+    RPMDB_INVALID: 1,
+    VERSION_INVALID: 1,
     LAYER_INVALID: 4,
   };
   for (const [code, exit] of Object.entries(expected)) {
