@@ -14,6 +14,7 @@ import { historyCommand } from './commands/history.js';
 import { inspectCommand } from './commands/inspect.js';
 import { layersCommand } from './commands/layers.js';
 import { repackCommand } from './commands/repack.js';
+import { scanCommand } from './commands/scan.js';
 import { listTagsCommand } from './commands/list-tags.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
 import { manifestDigestCommand } from './commands/manifest-digest.js';
@@ -40,6 +41,7 @@ export const COMMANDS: readonly Command[] = [
   extractCommand,
   diffCommand,
   layersCommand,
+  scanCommand,
   serveCommand,
   registryCommand,
 ];

@@ -1,0 +1,114 @@
+/**
+ * `scanImage`: what is in an image and what is wrong with it, from one pass over its layers (image-files.ts):
+ * the packages its package managers recorded (dpkg, apk, rpm, npm, Python), the secrets in any layer, setuid and
+ * world-writable files, the config's lint — and, given a vulnerability matcher, the known vulnerabilities of
+ * those packages. Phases are timed for docs/BENCHMARKS.md (read layers, catalogue, match).
+ */
+import { openImage, type OpenImageOptions } from '../filesystem/image-layers.js';
+import type { ImageReference } from '../transports/types.js';
+import { catalog, catalogKind, packageUrl, type OsRelease, type Package } from './catalog/index.js';
+import { lintConfig, type ConfigFinding } from './config-lint.js';
+import { readImageFiles, type FileSecret, type PermissionFinding } from './image-files.js';
+import { isRpmDatabasePath, readRpmDatabase, type RpmPackage } from './rpmdb/index.js';
+
+export type Severity = 'unknown' | 'low' | 'medium' | 'high' | 'critical';
+export const SEVERITIES: readonly Severity[] = ['unknown', 'low', 'medium', 'high', 'critical'];
+
+export interface VulnerabilityFinding {
+  id: string;
+  aliases: string[];
+  summary?: string;
+  severity: Severity;
+  /** The CVSS score the severity comes from, when the data gave one. */
+  score?: number;
+  package: { type: Package['type']; name: string; version: string; sourceName?: string; purl: string };
+  /** The fixed version, when the data names one. */
+  fixedVersion?: string;
+  /** The OSV ecosystem the record was matched in (`Debian:12`). */
+  ecosystem: string;
+}
+
+/** Matches packages against vulnerability data (the local OSV database, or anything else that can). */
+export interface VulnerabilityMatcher {
+  match(os: OsRelease | undefined, packages: readonly Package[], onWarning?: (m: string) => void): Promise<VulnerabilityFinding[]>;
+}
+
+export interface ScanOptions extends OpenImageOptions {
+  /** Which analyses run (default all but vulnerabilities without a matcher). */
+  packages?: boolean;
+  secrets?: boolean;
+  matcher?: VulnerabilityMatcher;
+  onWarning?: (message: string) => void;
+}
+
+export interface ScanReport {
+  /** The reference as given, and what the image says it is. */
+  image: { reference: string; os?: OsRelease; architecture: string; layers: number };
+  packages: Package[];
+  vulnerabilities: VulnerabilityFinding[];
+  secrets: FileSecret[];
+  permissions: PermissionFinding[];
+  config: ConfigFinding[];
+  /** Milliseconds per phase. */
+  timings: { readLayers: number; catalogue: number; match: number };
+}
+
+/** Scan an image (see the module comment). */
+export async function scanImage(ref: ImageReference, options: ScanOptions = {}): Promise<ScanReport> {
+  const warn = options.onWarning ?? (() => {});
+  const image = await openImage(ref, options);
+  try {
+    const readOptions: Parameters<typeof readImageFiles>[1] = { onWarning: warn, secrets: options.secrets ?? true };
+    if (options.signal) readOptions.signal = options.signal;
+    if (options.packages ?? true) readOptions.wanted = (p) => catalogKind(p) !== undefined || isRpmDatabasePath(p);
+    // (catalog() skips, with a warning, a file over its kind's size cap.)
+    const files = await readImageFiles(image, readOptions);
+    const t0 = performance.now();
+    const found = catalog([...files.files].map(([path, data]) => ({ path, data })), warn);
+    const packages = [...found.packages];
+    const rpm = await readRpmDatabase([...files.files].filter(([p]) => isRpmDatabasePath(p)).map(([path, data]) => ({ path, data })), warn).catch((err: unknown) => {
+      warn(`the rpm database could not be read: ${(err as Error).message}`);
+      return undefined;
+    });
+    // gpg-pubkey entries are the keys rpm imported, not software.
+    if (rpm) packages.push(...rpm.packages.filter((p) => p.name !== 'gpg-pubkey').map((p) => rpmPackage(p, rpm.path, found.os)));
+    const t1 = performance.now();
+    const vulnerabilities = options.matcher ? await options.matcher.match(found.os, packages, warn) : [];
+    const t2 = performance.now();
+    const report: ScanReport = {
+      image: { reference: ref.toString(), architecture: image.config.architecture, layers: files.layers },
+      packages,
+      vulnerabilities: sortFindings(vulnerabilities),
+      secrets: files.secrets,
+      permissions: files.permissions,
+      config: lintConfig(image.config),
+      timings: { readLayers: files.timings.readLayers + files.timings.permissions, catalogue: t1 - t0, match: t2 - t1 },
+    };
+    if (found.os) report.image.os = found.os;
+    return report;
+  } finally {
+    await image.close();
+  }
+}
+
+/** An rpm database entry as a Package: EVR as rpm prints it, the source package from SOURCERPM. */
+function rpmPackage(p: RpmPackage, path: string, os: OsRelease | undefined): Package {
+  const version = `${p.epoch !== undefined && p.epoch !== 0 ? `${p.epoch}:` : ''}${p.version}-${p.release}`;
+  const pkg: Package = { type: 'rpm', name: p.name, version, path, purl: '' };
+  if (p.arch) pkg.arch = p.arch;
+  pkg.purl = packageUrl(pkg, os);
+  if (p.sourceName) pkg.sourceName = p.sourceName;
+  if (p.sourceVersion) pkg.sourceVersion = p.sourceRelease ? `${p.sourceVersion}-${p.sourceRelease}` : p.sourceVersion;
+  if (p.license) pkg.licenses = [p.license];
+  return pkg;
+}
+
+function sortFindings(list: VulnerabilityFinding[]): VulnerabilityFinding[] {
+  return [...list].sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity) || a.package.name.localeCompare(b.package.name) || a.id.localeCompare(b.id));
+}
+
+/** Whether a report has a vulnerability at or above `threshold` (the --fail-on gate). */
+export function failsAt(report: ScanReport, threshold: Severity): boolean {
+  const min = SEVERITIES.indexOf(threshold);
+  return report.vulnerabilities.some((v) => SEVERITIES.indexOf(v.severity) >= min);
+}

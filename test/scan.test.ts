@@ -1,0 +1,93 @@
+/**
+ * `wharf scan` end to end on the bench fixture debian-app: the packages dpkg recorded, the planted secrets
+ * (redacted unless asked), the setuid files, the config findings, --fail-on, --format json, --output.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { run } from '../src/cli/app.js';
+import type { CliIO } from '../src/cli/types.js';
+import { extractImage } from '../src/filesystem/extract.js';
+import * as library from '../src/index.js';
+import { parseReference } from '../src/index.js';
+import { scanImage } from '../src/scan/scan.js';
+import { requirePeer, tempDir } from './helpers/peers.js';
+import { Sink } from './helpers/sink.js';
+
+const APP = '/tmp/wharf-fixtures/oci/debian-app';
+
+function fixture(t: TestContext): boolean {
+  if (existsSync(APP)) return true;
+  t.skip(`the bench fixtures are not in ${APP} (make them with ../shared/bench/make-fixtures.sh)`);
+  return false;
+}
+
+async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new Sink();
+  const stderr = new Sink();
+  const io: CliIO = { stdout, stderr, env: {}, cwd };
+  const code = await run(argv, io, library);
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+describe('scanImage', () => {
+  test('debian-app: every package dpkg-query lists, the OS, the planted secrets and setuid tool, phases timed', async (t) => {
+    if (!fixture(t)) return;
+    const r = await scanImage(parseReference(`oci:${APP}:latest`));
+    assert.equal(r.image.os?.id, 'debian');
+    assert.equal(r.image.os?.versionId, '12');
+    if (requirePeer(t, 'dpkg-query', 'dpkg')) {
+      const dir = await tempDir(t, 'wharf-scan-');
+      await extractImage(parseReference(`oci:${APP}:latest`), ['/var/lib/dpkg/status'], join(dir, 'x'));
+      const theirs = execFileSync('dpkg-query', [`--admindir=${join(dir, 'x/var/lib/dpkg')}`, '-W', '-f', '${Package} ${Version}\n'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+      assert.deepEqual(r.packages.filter((p) => p.type === 'dpkg').map((p) => `${p.name} ${p.version}`).sort(), theirs);
+    }
+    assert.deepEqual(r.secrets.map((s) => s.path).sort(), ['/etc/app/secret.env', '/root/.ssh/id_rsa']);
+    assert.ok(r.permissions.some((p) => p.kind === 'setuid' && p.path === '/usr/local/bin/suidtool' && p.layer === 2));
+    assert.ok(r.config.some((c) => c.rule === 'secret-in-env'));
+    for (const phase of ['readLayers', 'catalogue', 'match'] as const) assert.ok(r.timings[phase] >= 0);
+  });
+});
+
+describe('wharf scan', () => {
+  test('table: redacted by default, --show-secrets shows them; --fail-on high exits 1 because of the secrets', async (t) => {
+    if (!fixture(t)) return;
+    const r = await cli(['scan', `oci:${APP}:latest`], '/');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Packages: \d+ \(\d+ dpkg\)/);
+    assert.match(r.stdout, /AWS access key ID +\/etc\/app\/secret\.env:2 +\(layer 2, deleted by layer 3 but still in the image\)/);
+    assert.doesNotMatch(r.stdout, /WHARFBENCHFAKE|hunter2/);
+    const shown = await cli(['scan', '--show-secrets', `oci:${APP}:latest`], '/');
+    assert.match(shown.stdout, /AKIAWHARFBENCHFAKE01/);
+    assert.match(shown.stdout, /PASSWORD=hunter2/);
+    const gate = await cli(['scan', '--fail-on', 'high', `oci:${APP}:latest`], '/');
+    assert.equal(gate.code, 1);
+    const critical = await cli(['scan', '--fail-on', 'critical', `oci:${APP}:latest`], '/');
+    assert.equal(critical.code, 0, 'no vulnerability data loaded: nothing critical');
+  });
+
+  test('--format json --output FILE: the report, secrets dropped (not only hidden) unless --show-secrets', async (t) => {
+    if (!fixture(t)) return;
+    const dir = await tempDir(t, 'wharf-scan-');
+    const r = await cli(['scan', '--format', 'json', '--output', 'report.json', `oci:${APP}:latest`], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    const text = await fsp.readFile(join(dir, 'report.json'), 'utf8');
+    assert.doesNotMatch(text, /WHARFBENCHFAKE|hunter2/);
+    const report = JSON.parse(text) as { packages: unknown[]; secrets: { path: string; redacted: string; secret?: string }[] };
+    assert.ok(report.packages.length > 50);
+    assert.equal(report.secrets.length, 2);
+    assert.equal(report.secrets[0]!.secret, undefined);
+  });
+
+  test('bad flags are usage errors (exit 2) with a hint, before the image is read', async () => {
+    const bad = await cli(['scan', '--format', 'xml', 'oci:/nonexistent:latest'], '/');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown format "xml"/);
+    const sev = await cli(['scan', '--fail-on', 'severe', 'oci:/nonexistent:latest'], '/');
+    assert.equal(sev.code, 2);
+    assert.match(sev.stderr, /unknown severity "severe"/);
+  });
+});
