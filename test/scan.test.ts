@@ -82,6 +82,40 @@ describe('wharf scan', () => {
     assert.equal(report.secrets[0]!.secret, undefined);
   });
 
+  test('with an imported OSV database: vulnerabilities by severity, --ignore-unfixed, .wharfignore with an expiry, --fail-on', async (t) => {
+    if (!fixture(t)) return;
+    const dir = await tempDir(t, 'wharf-scan-');
+    const records = join(dir, 'records');
+    await fsp.mkdir(records);
+    const rec = (id: string, name: string, events: object[], extra: object = {}): Promise<void> =>
+      fsp.writeFile(join(records, `${id}.json`), JSON.stringify({ schema_version: '1.6.0', id, modified: '2026-11-01T00:00:00Z', affected: [{ package: { ecosystem: 'Debian:12', name }, ranges: [{ type: 'ECOSYSTEM', events }] }], ...extra }));
+    await rec('DEBIAN-CVE-2099-0001', 'glibc', [{ introduced: '0' }, { fixed: '2.36-9+deb12u15' }], { aliases: ['CVE-2099-0001'], severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }] });
+    await rec('DEBIAN-CVE-2099-0008', 'tar', [{ introduced: '0' }, { last_affected: '1.34+dfsg-1.2+deb12u1' }]);
+    const db = join(dir, 'db');
+    const imported = await cli(['db', 'import', '--db-dir', db, records], dir);
+    assert.equal(imported.code, 0, imported.stderr);
+    const image = `oci:/tmp/wharf-fixtures/oci/debian:latest`;
+    const json = async (...flags: string[]): Promise<{ code: number; ids: string[] }> => {
+      const r = await cli(['scan', '--format', 'json', '--skip-secrets', '--db-dir', db, ...flags, image], dir);
+      const report = JSON.parse(r.stdout) as { vulnerabilities: { id: string; package: { name: string }; severity: string }[] };
+      return { code: r.code, ids: report.vulnerabilities.map((v) => `${v.id} ${v.package.name} ${v.severity}`) };
+    };
+    assert.deepEqual((await json()).ids, ['DEBIAN-CVE-2099-0001 libc-bin critical', 'DEBIAN-CVE-2099-0001 libc6 critical', 'DEBIAN-CVE-2099-0008 tar unknown']);
+    assert.deepEqual((await json('--ignore-unfixed')).ids, ['DEBIAN-CVE-2099-0001 libc-bin critical', 'DEBIAN-CVE-2099-0001 libc6 critical']);
+    assert.equal((await json('--fail-on', 'critical')).code, 1);
+    assert.equal((await json('--fail-on', 'critical', '--ignore-unfixed')).code, 1);
+    // An alias in .wharfignore leaves the record out; an expired rule does not.
+    await fsp.writeFile(join(dir, '.wharfignore'), '# accepted until the fix lands\nCVE-2099-0001 exp:2999-12-31\nDEBIAN-CVE-2099-0008 exp:2020-01-01\n');
+    const ignored = await json('--fail-on', 'critical');
+    assert.deepEqual(ignored.ids, ['DEBIAN-CVE-2099-0008 tar unknown']);
+    assert.equal(ignored.code, 0);
+    assert.equal((await json('--fail-on', 'unknown')).code, 1, 'unknown is the lowest threshold: any vulnerability fails it');
+    await fsp.writeFile(join(dir, '.wharfignore'), 'CVE-2099-0001 until tomorrow\n');
+    const bad = await cli(['scan', '--db-dir', db, image], dir);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /\.wharfignore:1: not an ignore rule/);
+  });
+
   test('bad flags are usage errors (exit 2) with a hint, before the image is read', async () => {
     const bad = await cli(['scan', '--format', 'xml', 'oci:/nonexistent:latest'], '/');
     assert.equal(bad.code, 2);

@@ -7,6 +7,7 @@ import { WharfError } from '../errors.js';
 import { parseArgs, suggest, usageError } from './args.js';
 import type { ParsedArgs } from './args.js';
 import { copyCommand } from './commands/copy.js';
+import { dbCommand } from './commands/db.js';
 import { deleteCommand } from './commands/delete.js';
 import { extractCommand } from './commands/extract.js';
 import { diffCommand } from './commands/diff.js';
@@ -44,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   scanCommand,
   serveCommand,
   registryCommand,
+  dbCommand,
 ];
 
 export function findCommand(name: string): Command | undefined {

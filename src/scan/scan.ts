@@ -58,7 +58,8 @@ export async function scanImage(ref: ImageReference, options: ScanOptions = {}):
   const warn = options.onWarning ?? (() => {});
   const image = await openImage(ref, options);
   try {
-    const readOptions: Parameters<typeof readImageFiles>[1] = { onWarning: warn, secrets: options.secrets ?? true };
+    // Wanted files up to 256 MiB: an rpm Packages database of a large RHEL 8 image passes 64.
+    const readOptions: Parameters<typeof readImageFiles>[1] = { onWarning: warn, secrets: options.secrets ?? true, maxWantedBytes: 256 << 20 };
     if (options.signal) readOptions.signal = options.signal;
     if (options.packages ?? true) readOptions.wanted = (p) => catalogKind(p) !== undefined || isRpmDatabasePath(p);
     // (catalog() skips, with a warning, a file over its kind's size cap.)

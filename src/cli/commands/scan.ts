@@ -1,20 +1,24 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { WharfError } from '../../errors.js';
 import { parsePlatform } from '../../oci/platform.js';
+import { lookup, status } from '../../scan/db/index.js';
+import { applyIgnores, parseIgnoreFile } from '../../scan/ignore.js';
+import { OsvMatcher } from '../../scan/match.js';
 import { reportJson, reportText } from '../../scan/report-text.js';
 import { SEVERITIES, failsAt, scanImage, type ScanOptions, type Severity } from '../../scan/scan.js';
 import { usageError } from '../args.js';
 import { sanitizeForTerminal } from '../format.js';
 import { REGISTRY_HELP, RETRY_TIMES_FLAG, RegistrySetup, registryFlags } from '../registry-access.js';
 import type { Command } from '../types.js';
+import { defaultDbDir } from './db.js';
 
 const FORMATS = ['table', 'json'] as const;
 
 export const scanCommand: Command = {
   name: 'scan',
   summary: 'What is in an image and what is wrong with it: packages, secrets, setuid files, config',
-  usage: '[--format table|json] [--output FILE] [--fail-on SEVERITY] [--show-secrets] [--skip-secrets] [--platform os/arch[/variant]] [registry flags] IMAGE',
+  usage: '[--format table|json] [--output FILE] [--fail-on SEVERITY] [--ignore-unfixed] [--ignorefile FILE] [--db-dir DIR] [--show-secrets] [--skip-secrets] [--platform os/arch[/variant]] [registry flags] IMAGE',
   description: `
 Read every layer once (nothing is unpacked) and report, each with the layer that holds it:
   - packages: dpkg (var/lib/dpkg/status, status.d/), apk, rpm (sqlite, Berkeley DB and ndb databases, read
@@ -24,7 +28,14 @@ Read every layer once (nothing is unpacked) and report, each with the layer that
     --show-secrets;
   - setuid and setgid files with their owner, world-writable files and directories (sticky directories like
     /tmp are fine), files with capabilities;
-  - config: runs as root, secrets in Env/Labels/history, privileged ports, no HEALTHCHECK, ADD from a URL.
+  - config: runs as root, secrets in Env/Labels/history, privileged ports, no HEALTHCHECK, ADD from a URL;
+  - vulnerabilities of those packages, from the local OSV database ('wharf db import'; --db-dir, else
+    $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/db): matched by ecosystem and release as OSV names them (Debian:12,
+    Alpine:v3.20, …, from the image's os-release), by source package, with each package manager's own version
+    ordering; severity from the data (CVSS where given), 'unknown' otherwise. Without a database they are not
+    checked, and the report says so.
+.wharfignore in the current directory (or --ignorefile FILE), in .trivyignore's format, lists ids to leave
+out: vulnerability ids or aliases, secret and config rule ids; 'ID exp:YYYY-MM-DD' holds until that day.
 --format json prints the whole report (secrets redacted unless --show-secrets). --fail-on SEVERITY (unknown,
 low, medium, high, critical) exits 1 when a vulnerability at or above it is found; secrets count as high.
 
@@ -33,6 +44,9 @@ ${REGISTRY_HELP}`,
     { name: 'format', type: 'string', placeholder: 'table|json', help: 'output format (default table)' },
     { name: 'output', short: 'o', type: 'string', placeholder: 'FILE', help: 'write the report to FILE instead of stdout' },
     { name: 'fail-on', type: 'string', placeholder: 'SEVERITY', help: 'exit 1 when a finding at or above SEVERITY is found' },
+    { name: 'ignore-unfixed', type: 'boolean', help: 'leave out vulnerabilities that have no fixed version' },
+    { name: 'ignorefile', type: 'string', placeholder: 'FILE', help: 'ids to leave out (default ./.wharfignore when it exists)' },
+    { name: 'db-dir', type: 'string', placeholder: 'DIR', help: 'the vulnerability database (default $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/db)' },
     { name: 'show-secrets', type: 'boolean', help: 'print secrets as found, not redacted' },
     { name: 'skip-secrets', type: 'boolean', help: 'do not look for secrets in files' },
     { name: 'platform', type: 'string', placeholder: 'OS/ARCH[/VARIANT]', help: 'the image of an index to scan (default: this machine\'s)' },
@@ -54,7 +68,21 @@ ${REGISTRY_HELP}`,
     if (ctx.tmpDir) options.tmpDir = ctx.tmpDir;
     const platform = args.str('platform');
     if (platform !== undefined) options.platform = parsePlatform(platform);
-    const report = await scanImage(ref, options);
+    const dbDir = args.str('db-dir') === undefined ? defaultDbDir(io) : resolve(io.cwd, args.str('db-dir')!);
+    if ((await status(dbDir, { signal: ctx.signal })).exists) {
+      options.matcher = new OsvMatcher((ecosystem, name) => lookup(dbDir, ecosystem, name, { signal: ctx.signal }), { ignoreUnfixed: args.bool('ignore-unfixed') });
+    } else {
+      ctx.logger.warn(`no vulnerability database in ${dbDir}: vulnerabilities are not checked (load one with 'wharf db import https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip')`);
+    }
+    const ignorePath = args.str('ignorefile');
+    const ignoreFile = resolve(io.cwd, ignorePath ?? '.wharfignore');
+    const ignoreText = await readFile(ignoreFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' && ignorePath === undefined) return undefined;
+      throw new WharfError('IO_ERROR', `reading the ignore file ${ignoreFile}: ${err.message}`, { cause: err });
+    });
+    const rules = ignoreText === undefined ? [] : parseIgnoreFile(ignoreText, ignoreFile);
+    const { report, ignored } = applyIgnores(await scanImage(ref, options), rules);
+    if (ignored > 0) ctx.logger.warn(`${ignored} findings left out by ${ignoreFile}`);
     const showSecrets = args.bool('show-secrets');
     const output = args.str('output');
     const text =
