@@ -9,9 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { WharfError } from '../src/errors.js';
 import { compareApk, isValidApkVersion, parseApkVersion } from '../src/scan/version/apk.js';
 import { compareVersions, osvEcosystemKind, versionComparator } from '../src/scan/version/index.js';
+import { checkBothWays, expectInvalid, type Want } from './helpers/version.js';
 
 const APK_VERSION_DATA = `
 2.34 > 0.1.0_alpha
@@ -804,7 +804,6 @@ const APK_VERSION_DATA = `
 !0.1_1_alpha
 `;
 
-type Want = -1 | 0 | 1;
 const OPS: Record<string, Want> = { '<': -1, '=': 0, '>': 1 };
 
 interface Vector {
@@ -839,31 +838,8 @@ function parseData(data: string): { vectors: Vector[]; valid: string[]; invalid:
 
 const DATA = parseData(APK_VERSION_DATA);
 
-/** A version as an assertion message shows it: hostile ones are a megabyte long. */
-function label(v: string): string {
-  return v.length > 48 ? `${JSON.stringify(v.slice(0, 24))}… (${v.length} characters)` : JSON.stringify(v);
-}
 
-/** compare(a, b) is want and compare(b, a) is its opposite; equal versions also equal themselves. */
-function checkBothWays(compare: (a: string, b: string) => number, a: string, b: string, want: Want, what = ''): void {
-  assert.equal(compare(a, b), want, `${what}${label(a)} vs ${label(b)}`);
-  assert.equal(compare(b, a), want === 0 ? 0 : -want, `${what}${label(b)} vs ${label(a)} (reversed)`);
-  assert.equal(compare(a, a), 0, `${label(a)} vs itself`);
-  assert.equal(compare(b, b), 0, `${label(b)} vs itself`);
-}
 
-function expectInvalid(fn: () => unknown, what: string): WharfError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof WharfError, `${what}: expected a WharfError, got ${String(err)}`);
-    assert.equal(err.code, 'VERSION_INVALID', `${what}: ${err.code}`);
-    assert.ok(err.hint, `${what}: the error says what a version looks like`);
-    assert.ok(err.message.length < 300, `${what}: the message quotes a bounded part of the version`);
-    return err;
-  }
-  assert.fail(`${what}: expected VERSION_INVALID`);
-}
 
 const lenient = (a: string, b: string): number => compareApk(a, b, { lenient: true });
 

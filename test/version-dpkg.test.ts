@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { WharfError } from '../src/errors.js';
 import {
   compareDpkg,
   compareDpkgVersions,
@@ -20,12 +19,9 @@ import {
 } from '../src/scan/version/dpkg.js';
 import { compareVersions, osvEcosystemKind, versionComparator } from '../src/scan/version/index.js';
 import { requirePeer } from './helpers/peers.js';
+import { label, expectInvalid, type Want } from './helpers/version.js';
 
-type Want = -1 | 0 | 1;
 
-function label(v: string): string {
-  return v.length > 48 ? `${JSON.stringify(v.slice(0, 24))}… (${v.length} characters)` : JSON.stringify(v);
-}
 
 function checkBothWays<T>(compare: (a: T, b: T) => number, a: T, b: T, want: Want, what: string): void {
   assert.equal(compare(a, b), want, what);
@@ -38,18 +34,6 @@ function checkStrings(a: string, b: string, want: Want): void {
   checkBothWays(compareDpkg, a, b, want, `${label(a)} vs ${label(b)}`);
 }
 
-function expectInvalid(fn: () => unknown, what: string): WharfError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof WharfError, `${what}: expected a WharfError, got ${String(err)}`);
-    assert.equal(err.code, 'VERSION_INVALID', `${what}: ${err.code}`);
-    assert.ok(err.hint, `${what}: the error says what a version looks like`);
-    assert.ok(err.message.length < 300, `${what}: the message quotes a bounded part of the version`);
-    return err;
-  }
-  assert.fail(`${what}: expected VERSION_INVALID`);
-}
 
 /** t-version.c's DPKG_VERSION_OBJECT(epoch, version, revision); NULL is ''. */
 const obj = (epoch: number, upstream: string, revision: string): DpkgVersion => ({ epoch, upstream, revision });

@@ -12,36 +12,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { WharfError } from '../src/errors.js';
 import { compareVersions, osvEcosystemKind, versionComparator, type Ecosystem } from '../src/scan/version/index.js';
 import { comparePep440, normalizePep440, parsePep440 } from '../src/scan/version/pep440.js';
 import { compareSemver, parseSemver } from '../src/scan/version/semver.js';
+import { label, checkBothWays, expectInvalid, type Want } from './helpers/version.js';
 
-type Want = -1 | 0 | 1;
 
-function label(v: string): string {
-  return v.length > 48 ? `${JSON.stringify(v.slice(0, 24))}… (${v.length} characters)` : JSON.stringify(v);
-}
 
-function checkBothWays(compare: (a: string, b: string) => number, a: string, b: string, want: Want, what = ''): void {
-  assert.equal(compare(a, b), want, `${what}${label(a)} vs ${label(b)}`);
-  assert.equal(compare(b, a), want === 0 ? 0 : -want, `${what}${label(b)} vs ${label(a)} (reversed)`);
-  assert.equal(compare(a, a), 0, `${label(a)} vs itself`);
-  assert.equal(compare(b, b), 0, `${label(b)} vs itself`);
-}
 
-function expectInvalid(fn: () => unknown, what: string): WharfError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof WharfError, `${what}: expected a WharfError, got ${String(err)}`);
-    assert.equal(err.code, 'VERSION_INVALID', `${what}: ${err.code}`);
-    assert.ok(err.hint, `${what}: the error says what a version looks like`);
-    assert.ok(err.message.length < 300, `${what}: the message quotes a bounded part of the version`);
-    return err;
-  }
-  assert.fail(`${what}: expected VERSION_INVALID`);
-}
 
 /** Every pair of a list in increasing order compares as its positions do. */
 function checkAscending(compare: (a: string, b: string) => number, list: readonly string[]): void {

@@ -12,31 +12,8 @@ export function rpmdbInvalid(path: string, message: string): WharfError {
 /** Told about each package skipped and why; the scan goes on. */
 export type RpmWarningHandler = (message: string) => void;
 
-/** At most `limit` warnings are told one by one, the rest counted and told once by finish(). */
-export class CappedWarnings {
-  private told = 0;
-  private more = 0;
-
-  constructor(
-    readonly path: string,
-    private readonly onWarning: RpmWarningHandler | undefined,
-    private readonly limit = 10,
-  ) {}
-
-  warn(message: string): void {
-    if (this.told < this.limit) {
-      this.told++;
-      this.onWarning?.(`${this.path}: ${message}`);
-    } else {
-      this.more++;
-    }
-  }
-
-  finish(): void {
-    if (this.more > 0) this.onWarning?.(`${this.path}: ${this.more} more problems not shown`);
-    this.more = 0;
-  }
-}
+/** At most ten warnings are told one by one, the rest counted and told once by finish(). */
+export { FileWarnings as CappedWarnings } from '../file-warnings.js';
 
 /** The message of anything thrown, for a warning. */
 export function messageOf(err: unknown): string {
