@@ -122,7 +122,7 @@ describe('readImageFiles on built images', () => {
     );
   });
 
-  test('world-writable: a 0777 file and a 0777 directory are reported, a 1777 directory (like /tmp) and symlinks are not; g+s without g+x is not setgid', async (t) => {
+  test('world-writable: a 0777 file and a 0777 directory are reported, a 1777 directory (like /tmp) and symlinks are not; g+s without g+x is not setgid; a security.capability xattr is a file capability', async (t) => {
     const dir = await tempDir(t, 'wharf-scan-');
     const layout = await buildLayout(join(dir, 'l'), [{
       tag: 'v1',
@@ -132,10 +132,13 @@ describe('readImageFiles on built images', () => {
         { path: 'tmp', type: 'dir', mode: 0o1777 },
         { path: 'link', type: 'symlink', linkTarget: 'ww' },
         { path: 'locking', content: 'x', mode: 0o2644 },
+        // cap_net_bind_service=+ep, as setcap writes it (vfs_cap_data revision 2).
+        { path: 'ping', content: 'x', mode: 0o755, xattrs: { 'security.capability': Buffer.from('0100000200040000000000000000000000000000', 'hex') } },
+        { path: 'plain', content: 'x', mode: 0o755, xattrs: { 'user.note': 'not a capability' } },
       ]],
     }]);
     const r = await scanRef(`oci:${layout.dir}:v1`);
-    assert.deepEqual(r.permissions.map((p) => `${p.kind} ${p.path}`).sort(), ['world-writable /ww', 'world-writable /wwdir']);
+    assert.deepEqual(r.permissions.map((p) => `${p.kind} ${p.path}`).sort(), ['capabilities /ping', 'world-writable /ww', 'world-writable /wwdir']);
   });
 });
 
