@@ -76,3 +76,19 @@ export { extractImage, type ExtractOptions, type ExtractResult, type ExtractedPa
 export { diffImages, type DiffSide, type DiffOptions, type DiffResult, type DiffEntry, type DiffReason } from './filesystem/diff.js';
 export { analyzeLayers, type LayersOptions, type LayersAnalysis, type LayerReport, type Efficiency } from './filesystem/layers.js';
 export { repackImage, type RepackOptions, type RepackResult } from './filesystem/repack.js';
+export { unpackImage, type UnpackImageOptions, type UnpackResult } from './filesystem/unpack.js';
+export type { ScanOptions, ScanReport, Severity, VulnerabilityFinding, VulnerabilityMatcher } from './scan/scan.js';
+export type { ImportOptions, ImportResult, DbStatus } from './scan/db/index.js';
+/** Scan an image (see ScanOptions; `matcher` for vulnerabilities). Loaded on first use, as sync is. */
+export async function scanImage(ref: ImageReference, options?: import('./scan/scan.js').ScanOptions): Promise<import('./scan/scan.js').ScanReport> {
+  return (await import('./scan/scan.js')).scanImage(ref, options);
+}
+/** Import OSV records (a zip as osv.dev publishes it, a folder, a file or a URL) into a local database. */
+export async function importOsv(source: string, options: import('./scan/db/index.js').ImportOptions): Promise<import('./scan/db/index.js').ImportResult> {
+  return (await import('./scan/db/index.js')).importOsv(source, options);
+}
+/** A matcher for scanImage over the local OSV database in `dbDir`. */
+export async function osvMatcher(dbDir: string, options: { ignoreUnfixed?: boolean; signal?: AbortSignal } = {}): Promise<import('./scan/scan.js').VulnerabilityMatcher> {
+  const [{ OsvMatcher }, { lookup }] = await Promise.all([import('./scan/match.js'), import('./scan/db/index.js')]);
+  return new OsvMatcher((ecosystem, name) => lookup(dbDir, ecosystem, name, options.signal ? { signal: options.signal } : {}), options.ignoreUnfixed ? { ignoreUnfixed: true } : {});
+}

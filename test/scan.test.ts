@@ -12,7 +12,8 @@ import type { CliIO } from '../src/cli/types.js';
 import { extractImage } from '../src/filesystem/extract.js';
 import * as library from '../src/index.js';
 import { parseReference } from '../src/index.js';
-import { scanImage } from '../src/scan/scan.js';
+import { SEVERITIES, scanImage } from '../src/scan/scan.js';
+import { CLI_SEVERITIES } from '../src/cli/commands/scan.js';
 import { requirePeer, tempDir } from './helpers/peers.js';
 import { Sink } from './helpers/sink.js';
 
@@ -117,6 +118,7 @@ describe('wharf scan', () => {
   });
 
   test('bad flags are usage errors (exit 2) with a hint, before the image is read', async () => {
+    assert.deepEqual(CLI_SEVERITIES, SEVERITIES, 'the CLI checks --fail-on against the same scale the scanner uses');
     const bad = await cli(['scan', '--format', 'xml', 'oci:/nonexistent:latest'], '/');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown format "xml"/);

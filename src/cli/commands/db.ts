@@ -1,7 +1,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { WharfError } from '../../errors.js';
-import { importOsv, isUrl, lookup, status, type DbStatus, type ImportResult } from '../../scan/db/index.js';
-import { recordSeverity } from '../../scan/osv/severity.js';
+import type { DbStatus, ImportResult } from '../../scan/db/index.js';
+import type { recordSeverity as RecordSeverity } from '../../scan/osv/severity.js';
 import type { OsvRecord } from '../../scan/osv/record.js';
 import { fitWidth, keyValueTable, sanitizeForTerminal } from '../format.js';
 import type { CliIO, Command } from '../types.js';
@@ -56,7 +56,7 @@ function fixesFor(record: OsvRecord, ecosystem: string, name: string): string[] 
   return [...fixes];
 }
 
-function lookupTable(records: readonly OsvRecord[], ecosystem: string, name: string, columns: number | undefined): string {
+function lookupTable(records: readonly OsvRecord[], ecosystem: string, name: string, columns: number | undefined, recordSeverity: typeof RecordSeverity): string {
   const rows = [['ID', 'SEVERITY', 'FIXED', 'SUMMARY']];
   for (const r of records) {
     const entry = r.affected.find((a) => a.package.ecosystem === ecosystem && a.package.name === name);
@@ -117,6 +117,9 @@ The database lives in --db-dir, else $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/d
     'wharf db lookup Alpine:v3.20 openssl',
   ],
   async run(ctx) {
+    // Loaded here, not at startup: every other command would pay for parsing the database code.
+    const { importOsv, isUrl, lookup, status } = await import('../../scan/db/index.js');
+    const { recordSeverity } = await import('../../scan/osv/severity.js');
     const { args, io } = ctx;
     const [sub, ...rest] = args.operands;
     const dbDirFlag = args.str('db-dir');
@@ -174,7 +177,7 @@ The database lives in --db-dir, else $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/d
         const records = await lookup(dbDir, ecosystem, name, { signal: ctx.signal });
         if (json) io.stdout.write(safeJson(records));
         else if (records.length === 0) io.stdout.write(`No records name ${sanitizeForTerminal(ecosystem)} package ${sanitizeForTerminal(name)}\n`);
-        else io.stdout.write(lookupTable(records, ecosystem, name, io.stdout.isTTY ? io.stdout.columns : undefined));
+        else io.stdout.write(lookupTable(records, ecosystem, name, io.stdout.isTTY ? io.stdout.columns : undefined, recordSeverity));
         return 0;
       }
       default:

@@ -2,11 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { WharfError } from '../../errors.js';
 import { parsePlatform } from '../../oci/platform.js';
-import { lookup, status } from '../../scan/db/index.js';
-import { applyIgnores, parseIgnoreFile } from '../../scan/ignore.js';
-import { OsvMatcher } from '../../scan/match.js';
-import { reportJson, reportText } from '../../scan/report-text.js';
-import { SEVERITIES, failsAt, scanImage, type ScanOptions, type Severity } from '../../scan/scan.js';
+import type { ScanOptions, Severity } from '../../scan/scan.js';
 import { usageError } from '../args.js';
 import { sanitizeForTerminal } from '../format.js';
 import { REGISTRY_HELP, RETRY_TIMES_FLAG, RegistrySetup, registryFlags } from '../registry-access.js';
@@ -14,6 +10,8 @@ import type { Command } from '../types.js';
 import { defaultDbDir } from './db.js';
 
 const FORMATS = ['table', 'json'] as const;
+/** As scan.ts's SEVERITIES, lowest first (a test checks they agree); here so that flag checks need not load the scanners. */
+export const CLI_SEVERITIES: readonly Severity[] = ['unknown', 'low', 'medium', 'high', 'critical'];
 
 export const scanCommand: Command = {
   name: 'scan',
@@ -58,10 +56,18 @@ ${REGISTRY_HELP}`,
   takesReferences: true,
   async run(ctx) {
     const { args, io, lib } = ctx;
+    // Loaded here, not at startup: every other command would pay for parsing the scanners.
+    const [{ lookup, status }, { applyIgnores, parseIgnoreFile }, { OsvMatcher }, { reportJson, reportText }, { failsAt, scanImage }] = await Promise.all([
+      import('../../scan/db/index.js'),
+      import('../../scan/ignore.js'),
+      import('../../scan/match.js'),
+      import('../../scan/report-text.js'),
+      import('../../scan/scan.js'),
+    ]);
     const format = args.str('format') ?? 'table';
     if (!(FORMATS as readonly string[]).includes(format)) throw usageError(`--format: unknown format "${sanitizeForTerminal(format)}"`, `use one of ${FORMATS.join(', ')}`);
     const failOn = args.str('fail-on');
-    if (failOn !== undefined && !(SEVERITIES as readonly string[]).includes(failOn)) throw usageError(`--fail-on: unknown severity "${sanitizeForTerminal(failOn)}"`, `use one of ${SEVERITIES.join(', ')}`);
+    if (failOn !== undefined && !(CLI_SEVERITIES as readonly string[]).includes(failOn)) throw usageError(`--fail-on: unknown severity "${sanitizeForTerminal(failOn)}"`, `use one of ${CLI_SEVERITIES.join(', ')}`);
     const ref = lib.parseReference(args.operands[0]!);
     const registry = await new RegistrySetup(io, ctx.signal, `wharf/${lib.VERSION}`).access(args, '');
     const options: ScanOptions = { signal: ctx.signal, registry, logger: ctx.logger, secrets: !args.bool('skip-secrets'), onWarning: (m) => ctx.logger.warn(m) };
@@ -97,7 +103,7 @@ ${REGISTRY_HELP}`,
       io.stdout.write(text);
     }
     if (failOn !== undefined) {
-      const secretsFail = SEVERITIES.indexOf(failOn as Severity) <= SEVERITIES.indexOf('high') && (report.secrets.length > 0 || report.config.some((c) => c.secret));
+      const secretsFail = CLI_SEVERITIES.indexOf(failOn as Severity) <= CLI_SEVERITIES.indexOf('high') && (report.secrets.length > 0 || report.config.some((c) => c.secret));
       if (failsAt(report, failOn as Severity) || secretsFail) return 1;
     }
     return 0;
