@@ -101,6 +101,9 @@ describe('wharf scan', () => {
       const report = JSON.parse(r.stdout) as { vulnerabilities: { id: string; package: { name: string }; severity: string }[] };
       return { code: r.code, ids: report.vulnerabilities.map((v) => `${v.id} ${v.package.name} ${v.severity}`) };
     };
+    // The same from the library.
+    const viaLibrary = await library.scanImage(parseReference(image), { matcher: await library.osvMatcher(db), secrets: false });
+    assert.deepEqual(viaLibrary.vulnerabilities.map((v) => v.id).sort(), ['DEBIAN-CVE-2099-0001', 'DEBIAN-CVE-2099-0001', 'DEBIAN-CVE-2099-0008']);
     assert.deepEqual((await json()).ids, ['DEBIAN-CVE-2099-0001 libc-bin critical', 'DEBIAN-CVE-2099-0001 libc6 critical', 'DEBIAN-CVE-2099-0008 tar unknown']);
     assert.deepEqual((await json('--ignore-unfixed')).ids, ['DEBIAN-CVE-2099-0001 libc-bin critical', 'DEBIAN-CVE-2099-0001 libc6 critical']);
     assert.equal((await json('--fail-on', 'critical')).code, 1);
