@@ -16,6 +16,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { layersCommand } from './commands/layers.js';
 import { repackCommand } from './commands/repack.js';
 import { scanCommand } from './commands/scan.js';
+import { sbomCommand } from './commands/sbom.js';
 import { listTagsCommand } from './commands/list-tags.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
 import { manifestDigestCommand } from './commands/manifest-digest.js';
@@ -43,6 +44,7 @@ export const COMMANDS: readonly Command[] = [
   diffCommand,
   layersCommand,
   scanCommand,
+  sbomCommand,
   serveCommand,
   registryCommand,
   dbCommand,

@@ -9,14 +9,14 @@ import { REGISTRY_HELP, RETRY_TIMES_FLAG, RegistrySetup, registryFlags } from '.
 import type { Command } from '../types.js';
 import { defaultDbDir } from './db.js';
 
-const FORMATS = ['table', 'json'] as const;
+const FORMATS = ['table', 'json', 'sarif', 'cyclonedx', 'spdx-json'] as const;
 /** As scan.ts's SEVERITIES, lowest first (a test checks they agree); here so that flag checks need not load the scanners. */
 export const CLI_SEVERITIES: readonly Severity[] = ['unknown', 'low', 'medium', 'high', 'critical'];
 
 export const scanCommand: Command = {
   name: 'scan',
   summary: 'What is in an image and what is wrong with it: packages, secrets, setuid files, config',
-  usage: '[--format table|json] [--output FILE] [--fail-on SEVERITY] [--ignore-unfixed] [--ignorefile FILE] [--db-dir DIR] [--show-secrets] [--skip-secrets] [--platform os/arch[/variant]] [registry flags] IMAGE',
+  usage: '[--format table|json|sarif|cyclonedx|spdx-json] [--output FILE] [--fail-on SEVERITY] [--ignore-unfixed] [--ignorefile FILE] [--db-dir DIR] [--show-secrets] [--skip-secrets] [--platform os/arch[/variant]] [registry flags] IMAGE',
   description: `
 Read every layer once (nothing is unpacked) and report, each with the layer that holds it:
   - packages: dpkg (var/lib/dpkg/status, status.d/), apk, rpm (sqlite, Berkeley DB and ndb databases, read
@@ -34,12 +34,13 @@ Read every layer once (nothing is unpacked) and report, each with the layer that
     checked, and the report says so.
 .wharfignore in the current directory (or --ignorefile FILE), in .trivyignore's format, lists ids to leave
 out: vulnerability ids or aliases, secret and config rule ids; 'ID exp:YYYY-MM-DD' holds until that day.
---format json prints the whole report (secrets redacted unless --show-secrets). --fail-on SEVERITY (unknown,
+--format json prints the whole report (secrets redacted unless --show-secrets); sarif, cyclonedx (1.5, packages and
+vulnerabilities) and spdx-json (2.3, packages) are for other tools, secrets always redacted. --fail-on SEVERITY (unknown,
 low, medium, high, critical) exits 1 when a vulnerability at or above it is found; secrets count as high.
 
 ${REGISTRY_HELP}`,
   flags: [
-    { name: 'format', type: 'string', placeholder: 'table|json', help: 'output format (default table)' },
+    { name: 'format', type: 'string', placeholder: 'FORMAT', help: 'table (default), json, sarif, cyclonedx (with vulnerabilities) or spdx-json (packages)' },
     { name: 'output', short: 'o', type: 'string', placeholder: 'FILE', help: 'write the report to FILE instead of stdout' },
     { name: 'fail-on', type: 'string', placeholder: 'SEVERITY', help: 'exit 1 when a finding at or above SEVERITY is found' },
     { name: 'ignore-unfixed', type: 'boolean', help: 'leave out vulnerabilities that have no fixed version' },
@@ -64,6 +65,7 @@ ${REGISTRY_HELP}`,
       import('../../scan/report-text.js'),
       import('../../scan/scan.js'),
     ]);
+    const formats = await import('../../scan/report-formats.js');
     const format = args.str('format') ?? 'table';
     if (!(FORMATS as readonly string[]).includes(format)) throw usageError(`--format: unknown format "${sanitizeForTerminal(format)}"`, `use one of ${FORMATS.join(', ')}`);
     const failOn = args.str('fail-on');
@@ -91,10 +93,17 @@ ${REGISTRY_HELP}`,
     if (ignored > 0) ctx.logger.warn(`${ignored} findings left out by ${ignoreFile}`);
     const showSecrets = args.bool('show-secrets');
     const output = args.str('output');
+    const doc = { version: lib.VERSION };
     const text =
       format === 'json'
         ? `${JSON.stringify(reportJson(report, showSecrets), null, 2)}\n`
-        : reportText(report, { showSecrets, colour: output === undefined && io.stdout.isTTY === true && io.env.NO_COLOR === undefined, clean: sanitizeForTerminal });
+        : format === 'sarif'
+          ? `${JSON.stringify(formats.toSarif(report, doc), null, 2)}\n`
+          : format === 'cyclonedx'
+            ? `${JSON.stringify(formats.toCycloneDx(report, doc), null, 2)}\n`
+            : format === 'spdx-json'
+              ? `${JSON.stringify(formats.toSpdx(report, doc), null, 2)}\n`
+              : reportText(report, { showSecrets, colour: output === undefined && io.stdout.isTTY === true && io.env.NO_COLOR === undefined, clean: sanitizeForTerminal });
     if (output !== undefined) {
       await writeFile(resolve(io.cwd, output), text).catch((err: unknown) => {
         throw new WharfError('IO_ERROR', `writing the report to ${output}: ${(err as Error).message}`, { cause: err });
