@@ -1,5 +1,5 @@
-import { WharfError } from '../errors.js';
 import type { LayerEntry, Whiteout } from './types.js';
+import { resolveInRoot } from './resolve-path.js';
 
 /** The version of a path an image shows: its header, and which layer put it there. */
 export interface FileNode {
@@ -122,28 +122,10 @@ export class FileTree {
    * `whole`, the last component is resolved too. Loops and very long chains are LAYER_INVALID.
    */
   resolveParents(path: string, whole: boolean): string {
-    if (path === '') return path;
-    let parts = path.split('/');
-    let hops = 0;
-    const out: string[] = [];
-    while (parts.length > 0) {
-      const part = parts.shift()!;
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        out.pop();
-        continue;
-      }
-      out.push(part);
-      if (parts.length === 0 && !whole) break;
-      const node = this.nodes.get(out.join('/'));
-      if (node?.entry.type !== 'symlink') continue;
-      if (++hops > 40) throw new WharfError('LAYER_INVALID', `${path.slice(0, 120)}: too many levels of symbolic links`);
-      const target = node.entry.linkname ?? '';
-      out.pop();
-      if (target.startsWith('/')) out.length = 0;
-      parts = [...target.split('/'), ...parts];
-    }
-    return out.join('/');
+    return resolveInRoot(path, whole, (p) => {
+      const node = this.nodes.get(p);
+      return node?.entry.type === 'symlink' ? (node.entry.linkname ?? '') : undefined;
+    });
   }
 
   /** A parent directory no entry of this layer or below named (tars need not list directories). */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { WharfError } from '../errors.js';
 import type { LayerEntry, LayerEntryWithBody, Whiteout } from './types.js';
+import { resolveInRoot } from './resolve-path.js';
 import { applyXattrs, XattrCollector } from './xattrs.js';
 
 export interface UnpackOptions {
@@ -278,26 +279,10 @@ export class Unpacker {
    * `whole` the last component is resolved too. Loops and very long chains are LAYER_INVALID.
    */
   private resolve(path: string, whole: boolean): string {
-    let parts = path.split('/');
-    const out: string[] = [];
-    let hops = 0;
-    while (parts.length > 0) {
-      const part = parts.shift()!;
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        out.pop();
-        continue;
-      }
-      out.push(part);
-      if (parts.length === 0 && !whole) break;
-      const node = this.present.get(out.join('/'));
-      if (node?.kind !== 'symlink') continue;
-      if (++hops > 40) throw new WharfError('LAYER_INVALID', `${path.slice(0, 120)}: too many levels of symbolic links`);
-      out.pop();
-      if (node.target.startsWith('/')) out.length = 0;
-      parts = [...node.target.split('/'), ...parts];
-    }
-    return out.join('/');
+    return resolveInRoot(path, whole, (p) => {
+      const node = this.present.get(p);
+      return node?.kind === 'symlink' ? node.target : undefined;
+    });
   }
 
   /** Parents that do not exist become directories; a non-directory in the way is replaced (as tar does). */
