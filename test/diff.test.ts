@@ -307,12 +307,24 @@ describe('diffImages: directories', () => {
   });
 
   test('a directory that cannot be read is an error, not a silent gap', async (t) => {
-    if (process.getuid?.() === 0) return void t.skip('root reads every directory');
     const root = await tempDir(t);
+    await fsp.chmod(root, 0o755);
     await fsp.mkdir(join(root, 'x/locked'), { recursive: true });
     await fsp.chmod(join(root, 'x/locked'), 0);
-    t.after(() => fsp.chmod(join(root, 'x/locked'), 0o755));
-    await assert.rejects(diffImages({ kind: 'dir', path: join(root, 'x') }, { kind: 'dir', path: join(root, 'x') }), (err: Error & { code?: string }) => err.code === 'IO_ERROR');
+    t.after(() => fsp.chmod(join(root, 'x/locked'), 0o755).catch(() => {}));
+    if (process.getuid?.() !== 0) {
+      await assert.rejects(diffImages({ kind: 'dir', path: join(root, 'x') }, { kind: 'dir', path: join(root, 'x') }), (err: Error & { code?: string }) => err.code === 'IO_ERROR');
+      return;
+    }
+    // Root reads every directory: the same diff in a child that runs as nobody.
+    if (!requirePeer(t, 'setpriv', 'util-linux')) return;
+    const x = JSON.stringify(join(root, 'x'));
+    const script = `
+      const { diffImages } = await import(${JSON.stringify(new URL('../src/filesystem/diff.js', import.meta.url).href)});
+      try { await diffImages({ kind: 'dir', path: ${x} }, { kind: 'dir', path: ${x} }); console.log('no error'); }
+      catch (err) { console.log(err.code); }`;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.stdout.trim(), 'IO_ERROR', r.stderr);
   });
 });
 
