@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { WharfError } from '../src/errors.js';
 import { readRpmDatabase, readRpmDatabaseFile } from '../src/scan/rpmdb/index.js';
 import { requirePeer, runPeer } from './helpers/peers.js';
 import { bdbHashFile, exportHeaders, queryLine, rpmFixture, rpmQueryAll, simpleHeader, writeBdbWithDbLoad, type BdbLayout } from './helpers/rpmdb.js';
+import { expectRpmdbInvalid, readPackageNames } from './helpers/rpmdb.js';
 
 const DB = 'var/lib/rpm/Packages';
 
@@ -75,20 +75,9 @@ test("the hostile tests' hand-made Berkeley DB file is one rpm (bdb_ro) reads th
 
 const BLOBS = [simpleHeader('first'), simpleHeader('second', { padding: 5000 }), simpleHeader('third')];
 
-function invalid(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof WharfError, `a WharfError, not ${String(err)}`);
-    assert.equal(err.code, 'RPMDB_INVALID');
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+const invalid = expectRpmdbInvalid;
 
-function read(file: Buffer): { names: string[]; warnings: string[] } {
-  const warnings: string[] = [];
-  const db = readRpmDatabaseFile(DB, file, { onWarning: (m) => warnings.push(m) });
-  return { names: db.packages.map((p) => p.name), warnings };
-}
+const read = (file: Buffer): { names: string[]; warnings: string[] } => readPackageNames(DB, file);
 
 function patched(patch: (l: BdbLayout, w32: (page: Buffer, v: number, at: number) => void) => void, littleEndian = true, blobs = BLOBS): Buffer {
   return bdbHashFile(blobs, {

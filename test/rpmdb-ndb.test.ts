@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WharfError } from '../src/errors.js';
 import { readRpmDatabaseFile } from '../src/scan/rpmdb/index.js';
 import { exportHeaders, ndbFile, queryLine, rpmFixture, rpmHeader, simpleHeader } from './helpers/rpmdb.js';
+import { expectRpmdbInvalid, readPackageNames } from './helpers/rpmdb.js';
 
 const DB = 'usr/lib/sysimage/rpm/Packages.db';
 
@@ -54,20 +54,9 @@ const RECORDS = [
   { pkgIdx: 3, blob: simpleHeader('third') },
 ];
 
-function invalid(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof WharfError, `a WharfError, not ${String(err)}`);
-    assert.equal(err.code, 'RPMDB_INVALID');
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+const invalid = expectRpmdbInvalid;
 
-function read(file: Buffer): { names: string[]; warnings: string[] } {
-  const warnings: string[] = [];
-  const db = readRpmDatabaseFile(DB, file, { onWarning: (m) => warnings.push(m) });
-  return { names: db.packages.map((p) => p.name), warnings };
-}
+const read = (file: Buffer): { names: string[]; warnings: string[] } => readPackageNames(DB, file);
 
 const patched = (patch: (file: Buffer, slotAt: (i: number) => number, blobAt: number[]) => void) => ndbFile(RECORDS, { patch });
 

@@ -10,10 +10,10 @@ import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { WharfError } from '../src/errors.js';
 import { readRpmDatabase, readRpmDatabaseFile, type RpmDatabase } from '../src/scan/rpmdb/index.js';
 import { requirePeer, runPeer } from './helpers/peers.js';
 import { queryLine, rpmFixture, rpmHeader, rpmQueryAll, simpleHeader, sqliteFile, type SqliteLayout } from './helpers/rpmdb.js';
+import { expectRpmdbInvalid, readPackageNames } from './helpers/rpmdb.js';
 
 const DB = 'var/lib/rpm/rpmdb.sqlite';
 
@@ -163,20 +163,9 @@ const ROWS = [
   { rowid: 3, blob: simpleHeader('third') },
 ];
 
-function invalid(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof WharfError, `a WharfError, not ${String(err)}`);
-    assert.equal(err.code, 'RPMDB_INVALID');
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+const invalid = expectRpmdbInvalid;
 
-function read(file: Buffer): { names: string[]; warnings: string[] } {
-  const warnings: string[] = [];
-  const db = readRpmDatabaseFile(DB, file, { onWarning: (m) => warnings.push(m) });
-  return { names: db.packages.map((p) => p.name), warnings };
-}
+const read = (file: Buffer): { names: string[]; warnings: string[] } => readPackageNames(DB, file);
 
 function patched(patch: (l: SqliteLayout) => void, rows = ROWS): Buffer {
   return sqliteFile(rows, { patch }).file;

@@ -13,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { requirePeer, runPeer } from './peers.js';
-import type { RpmPackage } from '../../src/scan/rpmdb/index.js';
+import assert from 'node:assert/strict';
+import { WharfError } from '../../src/errors.js';
+import { readRpmDatabaseFile, type RpmPackage } from '../../src/scan/rpmdb/index.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Real rpms
@@ -600,4 +602,21 @@ function adler32(b: Buffer): number {
     s2 = (s2 + s1) % 65521;
   }
   return ((s2 << 16) | s1) >>> 0;
+}
+
+/** fn throws RPMDB_INVALID with a message matching `pattern`. */
+export function expectRpmdbInvalid(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof WharfError, `a WharfError, not ${String(err)}`);
+    assert.equal(err.code, 'RPMDB_INVALID');
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+/** The package names a database file gives, in order, and the warnings it raised. */
+export function readPackageNames(path: string, file: Buffer): { names: string[]; warnings: string[] } {
+  const warnings: string[] = [];
+  const db = readRpmDatabaseFile(path, file, { onWarning: (m) => warnings.push(m) });
+  return { names: db.packages.map((p) => p.name), warnings };
 }
