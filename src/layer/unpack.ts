@@ -3,8 +3,8 @@ import { constants as fsc, createWriteStream, promises as fsp } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { WharfError } from '../errors.js';
 import type { LayerEntry, LayerEntryWithBody, Whiteout } from './types.js';
+import { readEntryBody } from './entry-body.js';
 import { resolveInRoot } from './resolve-path.js';
 import { applyXattrs, XattrCollector } from './xattrs.js';
 
@@ -191,7 +191,7 @@ export class Unpacker {
         this.xattrs?.set(path, entry);
         if (entry.size <= SMALL_FILE) {
           // Read now (the reader must move on), write while the next entries are read.
-          const data = body && entry.size > 0 ? await collect(body, entry.size) : EMPTY;
+          const data = body && entry.size > 0 ? await readEntryBody(body, entry.size) : EMPTY;
           await this.inFlight(path, this.writeSmall(abs, entry, data));
         } else {
           await this.writeStreamed(abs, entry, body);
@@ -361,14 +361,3 @@ const SMALL_FILE = 1 << 20;
 const IN_FLIGHT = 16;
 const EMPTY = Buffer.alloc(0);
 
-async function collect(body: NonNullable<LayerEntryWithBody['body']>, size: number): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (at + chunk.length > size) throw new WharfError('LAYER_INVALID', `a file's content is longer than its ${size} bytes`);
-    chunk.copy(out, at);
-    at += chunk.length;
-  }
-  if (at !== size) throw new WharfError('LAYER_INVALID', `a file's content ended after ${at} of ${size} bytes`);
-  return out;
-}

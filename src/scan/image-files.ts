@@ -8,6 +8,7 @@
  * - from the final tree: setuid and setgid files, world-writable files and directories, file capabilities.
  * Nothing is written to disk; memory holds headers, the wanted files and the findings.
  */
+import { readEntryBody } from '../layer/entry-body.js';
 import { FileTree, type FileNode } from '../layer/file-tree.js';
 import type { LayerEntry } from '../layer/types.js';
 import { whiteoutOf } from '../layer/whiteout.js';
@@ -78,7 +79,7 @@ export async function readImageFiles(image: OpenedImage, options: ImageFilesOpti
         const want = wanted(entry.path) && entry.size <= maxWanted;
         const scan = scanSecrets && entry.size > 0 && entry.size <= maxSecret;
         if (!want && !scan) continue;
-        const data = await collect(body, entry.size);
+        const data = await readEntryBody(body, entry.size);
         if (want) kept.set(`${index} ${entry.path}`, data);
         if (scan) {
           for (const m of findSecrets(entry.path, data)) secrets.push({ ...m, path: `/${entry.path}`, layer: index + 1, inFinalFilesystem: true });
@@ -126,14 +127,4 @@ function permissionFindings(tree: FileTree): PermissionFinding[] {
 
 function hasCapabilities(node: FileNode): boolean {
   return node.entry.xattrs?.['security.capability'] !== undefined;
-}
-
-async function collect(body: AsyncIterable<Buffer> | NodeJS.ReadableStream, size: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    n += chunk.length;
-  }
-  return chunks.length === 1 && n === size ? chunks[0]! : Buffer.concat(chunks, n);
 }
