@@ -33,7 +33,6 @@ import { layerMediaType, type Compression } from '../oci/media-types.js';
 import type { Descriptor, Platform } from '../oci/types.js';
 import type { Context, ImageReference, ImageSource } from '../transports/types.js';
 import { diffImages, type DiffResult } from './diff.js';
-import type { DiffNode } from './dir-tree.js';
 
 export interface RepackOptions extends Context {
   /** The image DIR was unpacked from (default: the destination itself, which then gains the layer). */
@@ -166,7 +165,8 @@ export function planLayer(diff: DiffResult): Plan {
   return { whiteouts, paths, added: diff.onlyInB.length, changed: diff.different.length, removed: diff.onlyInA.length };
 }
 
-type OwnerOf = (path: string, disk: DiffNode) => { uid: number; gid: number };
+/** The owner a path gets in the layer, given its owner on disk. */
+type OwnerOf = (path: string, disk: { uid: number; gid: number }) => { uid: number; gid: number };
 
 /** Root: owners from disk. Rootless: the base image's owner for paths it had, 0:0 for new ones. */
 function ownerPolicy(diff: DiffResult, isRoot: boolean): OwnerOf {
@@ -221,8 +221,7 @@ async function addPath(tar: TarWriter, rootfs: string, path: string, ownerOf: Ow
   const st = await fsp.lstat(abs).catch((err: unknown) => {
     throw changedDuringRepack(abs, err);
   });
-  const disk: DiffNode = { type: 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0, mtime: Math.floor(st.mtimeMs / 1000) };
-  const opts: TarWriteOptions = { mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000), ...ownerOf(path, disk) };
+  const opts: TarWriteOptions = { mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000), ...ownerOf(path, st) };
   if (st.isDirectory()) return tar.addDirectory(name, opts);
   if (st.isSymbolicLink()) return tar.addSymlink(name, await fsp.readlink(abs), opts);
   if (st.isFile()) {
