@@ -1,8 +1,9 @@
 /**
  * One streaming pass over an image's layers for the scanners: every layer read once, in order, its entries
  * applied to a FileTree (OCI whiteouts) so that what the final filesystem shows is known, and on the way
- * - the contents of the files the package cataloguers ask for (`wanted`), kept only for the version the final
- *   filesystem shows (a later version replaces an earlier one in memory; capped in size);
+ * - the contents of the files the package cataloguers ask for (`wanted`), every layer's version of each (capped
+ *   in size): the version the final filesystem shows, and the history of the path, so a scanner can tell in
+ *   which layer a package arrived;
  * - the secrets in every text file of every layer — including files a later layer deletes or replaces, which
  *   are still in the image for anyone who pulls it — each with the layer that holds it and the layer that hid it;
  * - from the final tree: setuid and setgid files, world-writable files and directories, file capabilities.
@@ -49,9 +50,26 @@ export interface PermissionFinding {
   type: LayerEntry['type'];
 }
 
+/** What one layer did to a wanted path. */
+export interface FileVersion {
+  /** 1-based layer. */
+  layer: number;
+  /**
+   * The contents this layer gave the path. Undefined when the layer removed the path (a whiteout, an opaque
+   * directory, a parent replaced) or put there something that was not read (larger than the cap, not a
+   * regular file): from this layer on the path holds nothing the scanners know.
+   */
+  data?: Buffer;
+}
+
 export interface ImageFiles {
   /** The wanted files the final filesystem shows, by path without a leading `/`. */
   files: Map<string, Buffer>;
+  /**
+   * Every wanted path some layer wrote, with one entry per layer that changed it, in layer order; the last entry
+   * is what the final filesystem shows. The buffers are the ones `files` holds, and those of earlier versions.
+   */
+  versions: Map<string, FileVersion[]>;
   secrets: FileSecret[];
   permissions: PermissionFinding[];
   /** Per phase, milliseconds: reading layers (with secret matching) and the final-tree checks. */
@@ -66,27 +84,33 @@ export async function readImageFiles(image: OpenedImage, options: ImageFilesOpti
   const maxSecret = options.maxSecretFileBytes ?? 10 << 20;
   const scanSecrets = options.secrets ?? true;
   const tree = new FileTree();
-  /** Wanted contents by (layer, path): the final version is picked at the end. */
-  const kept = new Map<string, Buffer>();
+  /** Each wanted path's history (see ImageFiles.versions), brought up to date after every layer. */
+  const versions = new Map<string, FileVersion[]>();
   const secrets: FileSecret[] = [];
   const t0 = performance.now();
   for (let index = 0; index < image.layers.length; index++) {
     const entries: LayerEntry[] = [];
+    /** This layer's wanted paths, with the contents read (none: not a regular file, or too large). */
+    const written = new Map<string, Buffer | undefined>();
     await readLayer(image, index, async (it) => {
       for await (const { entry, body } of it) {
         entries.push(entry);
-        if (entry.type !== 'file' || !body || whiteoutOf(entry)) continue;
-        const want = wanted(entry.path) && entry.size <= maxWanted;
+        if (whiteoutOf(entry)) continue;
+        const isWanted = wanted(entry.path);
+        if (isWanted) written.set(entry.path, undefined);
+        if (entry.type !== 'file' || !body) continue;
+        const want = isWanted && entry.size <= maxWanted;
         const scan = scanSecrets && entry.size > 0 && entry.size <= maxSecret;
         if (!want && !scan) continue;
         const data = await readEntryBody(body, entry.size);
-        if (want) kept.set(`${index} ${entry.path}`, data);
+        if (want) written.set(entry.path, data);
         if (scan) {
           for (const m of findSecrets(entry.path, data)) secrets.push({ ...m, path: `/${entry.path}`, layer: index + 1, inFinalFilesystem: true });
         }
       }
     }, options);
     tree.applyLayer(entries, whiteoutOf);
+    recordVersions(versions, written, tree, index);
     // A secret of an earlier layer that this layer deleted or replaced is still in the image: say by whom.
     for (const s of secrets) {
       if (!s.inFinalFilesystem || s.layer === index + 1) continue;
@@ -98,14 +122,32 @@ export async function readImageFiles(image: OpenedImage, options: ImageFilesOpti
   }
   const t1 = performance.now();
   const files = new Map<string, Buffer>();
-  for (const key of kept.keys()) {
-    const space = key.indexOf(' ');
-    const layer = Number(key.slice(0, space));
-    const path = key.slice(space + 1);
-    if (tree.get(path)?.layer === layer) files.set(path, kept.get(key)!);
+  for (const [path, list] of versions) {
+    const last = list[list.length - 1]!;
+    if (last.data) files.set(path, last.data);
   }
   const permissions = permissionFindings(tree);
-  return { files, secrets, permissions, timings: { readLayers: t1 - t0, permissions: performance.now() - t1 }, layers: image.layers.length };
+  return { files, versions, secrets, permissions, timings: { readLayers: t1 - t0, permissions: performance.now() - t1 }, layers: image.layers.length };
+}
+
+/**
+ * Bring each wanted path's history up to date after layer `index` was applied: a version when the tree shows
+ * the path from this layer, a removal when the version recorded last is no longer what the tree shows. The tree
+ * decides, not the tar: a path written twice in one tar, or hidden by the layer's own opaque marker, ends up
+ * as the tree has it.
+ */
+function recordVersions(versions: Map<string, FileVersion[]>, written: Map<string, Buffer | undefined>, tree: FileTree, index: number): void {
+  for (const [path, data] of written) {
+    if (tree.get(path)?.layer !== index) continue;
+    const list = versions.get(path) ?? [];
+    list.push(data ? { layer: index + 1, data } : { layer: index + 1 });
+    versions.set(path, list);
+  }
+  for (const [path, list] of versions) {
+    const last = list[list.length - 1]!;
+    if (last.layer === index + 1 || !last.data) continue;
+    if (tree.get(path)?.layer !== last.layer - 1) list.push({ layer: index + 1 });
+  }
 }
 
 /** setuid/setgid regular files, world-writable paths (not symlinks, not sticky directories), capabilities. */

@@ -61,7 +61,7 @@ export class OsvMatcher implements VulnerabilityMatcher {
           id: record.id,
           aliases: [...new Set([...record.aliases, ...(record.upstream ?? [])])],
           severity: level(sev.level),
-          package: { type: pkg.type, name: pkg.name, version: pkg.version, purl: pkg.purl, ...(pkg.sourceName ? { sourceName: pkg.sourceName } : {}) },
+          package: { type: pkg.type, name: pkg.name, version: pkg.version, purl: pkg.purl, ...(pkg.sourceName ? { sourceName: pkg.sourceName } : {}), ...(pkg.layer ? { layer: pkg.layer } : {}) },
           ecosystem,
         };
         if (record.summary) finding.summary = record.summary;

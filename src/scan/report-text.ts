@@ -3,6 +3,7 @@
  * first), each finding with the layer that holds it. Secrets are redacted unless asked. Strings from the image
  * are passed through `clean` by the caller's choice (the CLI makes them safe for a terminal).
  */
+import type { PackageLayer } from './catalog/types.js';
 import { SEVERITIES, type ScanReport, type Severity } from './scan.js';
 
 export interface TextReportOptions {
@@ -33,7 +34,8 @@ export function reportText(report: ScanReport, options: TextReportOptions = {}):
     lines.push(`  ${sev(level)} (${these.length})`);
     for (const v of these) {
       const fix = v.fixedVersion ? `fixed in ${clean(v.fixedVersion)}` : 'no fix yet';
-      lines.push(`    ${clean(v.id)}  ${clean(v.package.name)} ${clean(v.package.version)}  ${fix}${v.summary ? `  ${clean(v.summary).slice(0, 80)}` : ''}`);
+      const layer = v.package.layer ? `  (${layerName(v.package.layer, clean)})` : '';
+      lines.push(`    ${clean(v.id)}  ${clean(v.package.name)} ${clean(v.package.version)}  ${fix}${layer}${v.summary ? `  ${clean(v.summary).slice(0, 80)}` : ''}`);
     }
   }
 
@@ -55,6 +57,13 @@ export function reportText(report: ScanReport, options: TextReportOptions = {}):
   lines.push('', `Config (${lint.length})`);
   for (const c of lint) lines.push(`  ${sev(c.severity)}  ${c.rule}: ${clean(c.message)}${c.value && c.rule !== 'runs-as-root' ? ` (${clean(c.value)})` : ''}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** `layer 3 sha256:16d6e747cb7c`: the index to count by, and enough of the blob digest to find it in the manifest. */
+function layerName(layer: PackageLayer, clean: (s: string) => string): string {
+  const colon = layer.digest.indexOf(':');
+  const short = colon < 0 ? layer.digest.slice(0, 12) : layer.digest.slice(0, colon + 13);
+  return short ? `layer ${layer.index} ${clean(short)}` : `layer ${layer.index}`;
 }
 
 /** The report as JSON, secrets redacted unless asked (the unredacted value is dropped, not just hidden). */

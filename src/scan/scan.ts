@@ -2,13 +2,16 @@
  * `scanImage`: what is in an image and what is wrong with it, from one pass over its layers (image-files.ts):
  * the packages its package managers recorded (dpkg, apk, rpm, npm, Python), the secrets in any layer, setuid and
  * world-writable files, the config's lint — and, given a vulnerability matcher, the known vulnerabilities of
- * those packages. Phases are timed for docs/BENCHMARKS.md (read layers, catalogue, match).
+ * those packages. Each package, and each finding about it, names the layer that installed it (package-layers.ts).
+ * Phases are timed for docs/BENCHMARKS.md (read layers, catalogue, match).
  */
 import { openImage, type OpenImageOptions } from '../filesystem/image-layers.js';
 import type { ImageReference } from '../transports/types.js';
-import { catalog, catalogKind, packageUrl, type OsRelease, type Package } from './catalog/index.js';
+import { catalog, catalogKind, packageUrl, type CatalogFile, type OsRelease, type Package } from './catalog/index.js';
+import type { PackageLayer } from './catalog/types.js';
 import { lintConfig, type ConfigFinding } from './config-lint.js';
 import { readImageFiles, type FileSecret, type PermissionFinding } from './image-files.js';
+import { attributeLayers, type DatabaseReaders, type LayerIds } from './package-layers.js';
 import { isRpmDatabasePath, readRpmDatabase, type RpmPackage } from './rpmdb/index.js';
 
 export type Severity = 'unknown' | 'low' | 'medium' | 'high' | 'critical';
@@ -21,14 +24,18 @@ export interface VulnerabilityFinding {
   severity: Severity;
   /** The CVSS score the severity comes from, when the data gave one. */
   score?: number;
-  package: { type: Package['type']; name: string; version: string; sourceName?: string; purl: string };
+  /** The package it is about; `layer` is that package's (the layer that installed it), when it is known. */
+  package: { type: Package['type']; name: string; version: string; sourceName?: string; purl: string; layer?: PackageLayer };
   /** The fixed version, when the data names one. */
   fixedVersion?: string;
   /** The OSV ecosystem the record was matched in (`Debian:12`). */
   ecosystem: string;
 }
 
-/** Matches packages against vulnerability data (the local OSV database, or anything else that can). */
+/**
+ * Matches packages against vulnerability data (the local OSV database, or anything else that can). A finding
+ * should carry its package's `layer`; scanImage fills it in from the package when a matcher leaves it out.
+ */
 export interface VulnerabilityMatcher {
   match(os: OsRelease | undefined, packages: readonly Package[], onWarning?: (m: string) => void): Promise<VulnerabilityFinding[]>;
 }
@@ -73,8 +80,10 @@ export async function scanImage(ref: ImageReference, options: ScanOptions = {}):
     });
     // gpg-pubkey entries are the keys rpm imported, not software.
     if (rpm) packages.push(...rpm.packages.filter((p) => p.name !== 'gpg-pubkey').map((p) => rpmPackage(p, rpm.path, found.os)));
+    const layers: LayerIds[] = image.layers.map((d, i) => (image.diffIds[i] ? { digest: d.digest, diffID: image.diffIds[i] } : { digest: d.digest }));
+    await attributeLayers(packages, files.versions, layers, READERS);
     const t1 = performance.now();
-    const vulnerabilities = options.matcher ? await options.matcher.match(found.os, packages, warn) : [];
+    const vulnerabilities = options.matcher ? withLayers(await options.matcher.match(found.os, packages, warn), packages) : [];
     const t2 = performance.now();
     const report: ScanReport = {
       image: { reference: ref.toString(), architecture: image.config.architecture, layers: files.layers },
@@ -90,6 +99,25 @@ export async function scanImage(ref: ImageReference, options: ScanOptions = {}):
   } finally {
     await image.close();
   }
+}
+
+/** The scan's own parsers, for the earlier versions of a package database (their warnings are not wanted). */
+const READERS: DatabaseReaders = {
+  catalog: (files: CatalogFile[]) => catalog(files).packages,
+  rpm: async (files: CatalogFile[]) => {
+    const db = await readRpmDatabase(files);
+    return db ? db.packages.map((p) => rpmPackage(p, db.path, undefined)) : [];
+  },
+};
+
+/** Findings with their package's layer, for a matcher that did not copy it. */
+function withLayers(findings: VulnerabilityFinding[], packages: readonly Package[]): VulnerabilityFinding[] {
+  const byPurl = new Map<string, Package>();
+  for (const p of packages) if (p.layer && !byPurl.has(`${p.type} ${p.purl}`)) byPurl.set(`${p.type} ${p.purl}`, p);
+  return findings.map((f) => {
+    const layer = f.package.layer ?? byPurl.get(`${f.package.type} ${f.package.purl}`)?.layer;
+    return layer && !f.package.layer ? { ...f, package: { ...f.package, layer } } : f;
+  });
 }
 
 /** An rpm database entry as a Package: EVR as rpm prints it, the source package from SOURCERPM. */

@@ -30,6 +30,21 @@ export interface Package {
   dev?: boolean;
   /** Package URL (https://github.com/package-url/purl-spec), canonical form: `pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64&distro=debian-12`. */
   purl: string;
+  /**
+   * The image layer in which this package, at this version, arrived (trivy's `Layer`): set by the image scanner,
+   * never by the parsers of this folder, which see file contents and not layers.
+   */
+  layer?: PackageLayer;
+}
+
+/** An image layer, as a package or a finding names it. */
+export interface PackageLayer {
+  /** 1-based, in manifest order (the base layer is 1). */
+  index: number;
+  /** The layer blob's digest, as the manifest lists it. */
+  digest: string;
+  /** The digest of the uncompressed layer, from the config's rootfs.diff_ids, when the config has one for it. */
+  diffID?: string;
 }
 
 /** The distribution, from /etc/os-release (os-release(5)) or its fallbacks. */
