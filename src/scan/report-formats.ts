@@ -102,14 +102,14 @@ export function toSarif(report: ScanReport, options: FormatOptions): Record<stri
     if (!rules.has(id)) rules.set(id, { id, shortDescription: { text }, defaultConfiguration: { level: SARIF_LEVEL[level] ?? 'warning' } });
     return [...rules.keys()].indexOf(id);
   };
-  const at = (path: string): Record<string, unknown>[] => [{ physicalLocation: { artifactLocation: { uri: path.replace(/^\//, '') } } }];
+  const at = (path: string): Record<string, unknown>[] => [{ physicalLocation: { artifactLocation: { uri: fileUri(path) } } }];
   for (const v of report.vulnerabilities) {
     const index = rule(v.id, v.summary ?? v.id, v.severity);
     results.push({ ruleId: v.id, ruleIndex: index, level: SARIF_LEVEL[v.severity], message: { text: `${v.package.name} ${v.package.version}: ${v.id}${v.fixedVersion ? `, fixed in ${v.fixedVersion}` : ', no fix yet'}` }, locations: at(report.packages.find((p) => p.purl === v.package.purl)?.path ?? 'image') });
   }
   for (const s of report.secrets) {
     const index = rule(s.rule, s.title, s.severity);
-    results.push({ ruleId: s.rule, ruleIndex: index, level: SARIF_LEVEL[s.severity], message: { text: `${s.title} in layer ${s.layer}${s.inFinalFilesystem ? '' : `, deleted by layer ${s.hiddenByLayer} but still in the image`}: ${s.redacted}` }, locations: [{ physicalLocation: { artifactLocation: { uri: s.path.replace(/^\//, '') }, region: { startLine: s.line } } }] });
+    results.push({ ruleId: s.rule, ruleIndex: index, level: SARIF_LEVEL[s.severity], message: { text: `${s.title} in layer ${s.layer}${s.inFinalFilesystem ? '' : `, deleted by layer ${s.hiddenByLayer} but still in the image`}: ${s.redacted}` }, locations: [{ physicalLocation: { artifactLocation: { uri: fileUri(s.path) }, region: { startLine: s.line } } }] });
   }
   for (const p of report.permissions) {
     const index = rule(p.kind, `${p.kind} file`, 'medium');
@@ -124,6 +124,16 @@ export function toSarif(report: ScanReport, options: FormatOptions): Record<stri
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     runs: [{ tool: { driver: { name: 'wharf', version: options.version, informationUri: 'https://www.npmjs.com/package/wharf', rules: [...rules.values()] } }, results }],
   };
+}
+
+/**
+ * An image path as SARIF's artifactLocation.uri, relative to the image root. SARIF wants a valid URI reference
+ * (RFC 3986; the schema's format "uri-reference"), so each segment is percent-encoded: a file name may hold
+ * anything but `/`, and left as it is a space or a non-ASCII name is not a URI, while `#`, `?` or `%` would be
+ * read as a fragment, a query or an escape, naming another file. Viewers decode it back to the path.
+ */
+function fileUri(path: string): string {
+  return path.replace(/^\//, '').split('/').map(encodeURIComponent).join('/');
 }
 
 /** A v4-shaped UUID derived from the document's subject and time: the same inputs give the same id (reproducible). */
