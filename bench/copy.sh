@@ -20,10 +20,10 @@ IMAGES=("$@"); ((${#IMAGES[@]})) || IMAGES=(debian large)
 OUT=${WHARF_BENCH_OUT:-$ROOT/bench/results/copy-$(date +%Y%m%dT%H%M%S)}
 S=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
 trap 'rm -rf "$S"' EXIT
-WHARF=(node "$ROOT/dist/src/cli/main.js")
+WHARF=(node "$ROOT/dist/bin/wharf.js")
 
 command -v skopeo >/dev/null || die "skopeo is not installed (apt-get install -y skopeo)"
-[[ -f $ROOT/dist/src/cli/main.js ]] || die "wharf is not built: run npm run build"
+[[ -f $ROOT/dist/bin/wharf.js ]] || die "wharf is not built: run npm run build"
 for img in "${IMAGES[@]}"; do
   [[ -d $OCI/$img && -f $ARCHIVES/$img.docker.tar ]] || die "no fixture $img: run $SHARED/bench/make-fixtures.sh"
 done

@@ -21,10 +21,10 @@ REG=127.0.0.1:$WHARF_REGISTRY_PORT
 OUT=${WHARF_BENCH_OUT:-$ROOT/bench/results/registry-$(date +%Y%m%dT%H%M%S)}
 S=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
 trap 'rm -rf "$S"' EXIT
-WHARF=(node "$ROOT/dist/src/cli/main.js")
+WHARF=(node "$ROOT/dist/bin/wharf.js")
 SK=(skopeo)
 
-[[ -f $ROOT/dist/src/cli/main.js ]] || die "wharf is not built: run npm run build"
+[[ -f $ROOT/dist/bin/wharf.js ]] || die "wharf is not built: run npm run build"
 mkdir -p "$OUT"
 : >"$OUT/runs.tsv"
 

@@ -23,7 +23,7 @@
 #   WHARF_BENCH_DIST_LOG      quiet (default: distribution's access log off, level error, as wharf's -q) or info
 #                             (registry:2's default config: an access log line and an info line per request)
 #   WHARF_BENCH_IMAGE         fixture to push, pull and load (default large)
-#   WHARF_BENCH_WHARF_JS      the wharf CLI to serve with (default: this tree's dist/src/cli/main.js), e.g. a patched
+#   WHARF_BENCH_WHARF_JS      the wharf CLI to serve with (default: this tree's dist/bin/wharf.js), e.g. a patched
 #                             copy of dist/ elsewhere, to measure a change against the same distribution run
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +35,7 @@ RUNS=${WHARF_BENCH_RUNS:-3}
 DURATION=${WHARF_BENCH_WRK_DURATION:-10s}
 DIST_LOG=${WHARF_BENCH_DIST_LOG:-quiet}
 IMG=${WHARF_BENCH_IMAGE:-large}
-WHARF_JS=${WHARF_BENCH_WHARF_JS:-$ROOT/dist/src/cli/main.js}
+WHARF_JS=${WHARF_BENCH_WHARF_JS:-$ROOT/dist/bin/wharf.js}
 THREADS=2 CONNS=16
 OUT=${WHARF_BENCH_OUT:-$ROOT/bench/results/serve-$(date +%Y%m%dT%H%M%S)}
 S=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench-serve.XXXXXX")

@@ -14,10 +14,10 @@ IMAGES=("$@"); ((${#IMAGES[@]})) || IMAGES=(debian large)
 OUT=${WHARF_BENCH_OUT:-$ROOT/bench/results/unpack-$(date +%Y%m%dT%H%M%S)}
 S=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
 trap 'rm -rf "$S"' EXIT
-WHARF=(node "$ROOT/dist/src/cli/main.js")
+WHARF=(node "$ROOT/dist/bin/wharf.js")
 
 command -v umoci >/dev/null || die "umoci is not installed (apt-get install -y umoci)"
-[[ -f $ROOT/dist/src/cli/main.js ]] || die "wharf is not built: run npm run build"
+[[ -f $ROOT/dist/bin/wharf.js ]] || die "wharf is not built: run npm run build"
 for img in "${IMAGES[@]}"; do [[ -d $OCI/$img ]] || die "no fixture $img: run $SHARED/bench/make-fixtures.sh"; done
 mkdir -p "$OUT"
 : >"$OUT/runs.tsv"

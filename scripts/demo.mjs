@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { writeDemoLayout } from './demo-image.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+const cli = join(root, 'dist', 'bin', 'wharf.js');
 
 const work = mkdtempSync(join(tmpdir(), 'wharf-demo-'));
 const layout = join(work, 'layout');

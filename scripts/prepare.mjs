@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Installs what is missing and builds, so `npm start` and `npm test` work on a fresh clone.
+// Installs what is missing and builds (tsc, then the bin bundle), so `npm start` and `npm test` work on a fresh clone.
 // Plain JavaScript with no dependencies: it runs before anything is installed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,3 +32,5 @@ if (missing.length > 0 || !existsSync(join(root, 'node_modules', 'typescript', '
   run(npm, existsSync(join(root, 'package-lock.json')) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
 }
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root]);
+// The `wharf` bin is a bundle of the compiled modules (scripts/bundle.mjs says why).
+run(process.execPath, [join(root, 'scripts', 'bundle.mjs')]);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { writeDemoLayout } from './demo-image.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+const cli = join(root, 'dist', 'bin', 'wharf.js');
 const extra = process.argv.slice(2);
 const args = ['serve', ...(extra.some((a) => a === '--storage' || a.startsWith('--storage=') || a === '--config' || a.startsWith('--config=')) ? [] : ['--storage', join(root, 'registry-data')])];
 if (!extra.some((a) => a === '--listen' || a.startsWith('--listen=') || a === '--config' || a.startsWith('--config='))) args.push('--listen', '127.0.0.1:5000');
@@ -52,9 +52,9 @@ async function seed(url) {
   const plain = url.startsWith('http:') ? ' --tls-verify=false' : '';
   process.stdout.write(`
 wharf serve is running at ${url} with the image demo/hello:latest in it. In another terminal:
-  node dist/src/cli/main.js inspect${plain} docker://${host}/demo/hello:latest
+  node dist/bin/wharf.js inspect${plain} docker://${host}/demo/hello:latest
   skopeo copy${plain.replace('tls', 'src-tls')} docker://${host}/demo/hello:latest oci:hello:latest
-  node dist/src/cli/main.js copy${plain.replace('tls', 'dest-tls')} oci:hello:latest docker://${host}/team/app:v1
+  node dist/bin/wharf.js copy${plain.replace('tls', 'dest-tls')} oci:hello:latest docker://${host}/team/app:v1
   curl ${url}/v2/_catalog
 Ctrl-C stops it.
 

@@ -16,8 +16,9 @@ import { importOsv, lookup, status } from '../src/scan/db/index.js';
 import { alpineRecord, debianRecord, dsaRecord, npmRecord, osvZip, ubuntuRecord } from './helpers/osv.js';
 import { tempDir } from './helpers/peers.js';
 import { Sink } from './helpers/sink.js';
+import { WHARF_BIN } from './helpers/bin.js';
 
-const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const BIN = WHARF_BIN;
 const CHILD = fileURLToPath(new URL('./helpers/osv-import-child.js', import.meta.url));
 const ALL = [debianRecord(), dsaRecord(), alpineRecord(), npmRecord(), ubuntuRecord()];
 

@@ -1,17 +1,17 @@
 /**
- * End-to-end tests of the `wharf` bin: spawn `node dist/src/cli/main.js …` on layouts built by the image helper and
+ * End-to-end tests of the `wharf` bin: spawn `node dist/bin/wharf.js …` (the bundled bin) on layouts built by the image helper and
  * compare with skopeo where it is installed (skipped otherwise; WHARF_REQUIRE_PEERS=1 makes that a failure).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
 import { buildLayout, corruptBlob, largeLayer, type BuiltLayout } from './helpers/images.js';
 import { hasPeer, requirePeer, runPeer, tempDir } from './helpers/peers.js';
+import { WHARF_BIN } from './helpers/bin.js';
 
-const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const BIN = WHARF_BIN;
 
 interface Run {
   code: number | null;

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { before, describe, test, type TestContext } from 'node:test';
 import { buildLayout, type BuiltLayout, type ImageSpec } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
 import { inspectWithSkopeo, pushWithSkopeo, startRegistry, waitForLog } from './helpers/registry.js';
+import { WHARF_BIN } from './helpers/bin.js';
 
-const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const BIN = WHARF_BIN;
 
 interface Run {
   code: number | null;

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers/peers.js';
+import { WHARF_BIN } from './helpers/bin.js';
 
-const CLI = resolve(fileURLToPath(import.meta.url), '..', '..', 'src', 'cli', 'main.js');
+const CLI = WHARF_BIN;
 
 interface Served {
   url: string;

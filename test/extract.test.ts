@@ -12,7 +12,6 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as library from '../src/index.js';
 import { parseReference } from '../src/index.js';
 import { run } from '../src/cli/app.js';
@@ -22,8 +21,9 @@ import { unpackImage } from '../src/filesystem/unpack.js';
 import type { ImageReference, ImageSource } from '../src/transports/types.js';
 import { buildLayout, removeBlob, type BuiltLayout, type ImageSpec } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
+import { WHARF_BIN } from './helpers/bin.js';
 
-const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const BIN = WHARF_BIN;
 
 const IMAGE: ImageSpec = {
   tag: 'v1',

@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import * as library from '../src/index.js';
 import { history, WharfError, type ImageHistoryEntry } from '../src/index.js';
@@ -21,8 +20,9 @@ import { alignHistory } from '../src/history/history.js';
 import type { Descriptor, HistoryEntry, ImageConfig } from '../src/oci/types.js';
 import { buildLayout, removeBlob, type BuiltImage, type BuiltLayout } from './helpers/images.js';
 import { Sink } from './helpers/sink.js';
+import { WHARF_BIN } from './helpers/bin.js';
 
-const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const BIN = WHARF_BIN;
 const FIXTURE = '/tmp/wharf-fixtures/oci/debian-app';
 
 const LONG_RUN =

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { copy } from '../src/index.js';
 import { goMarshalIndent } from '../src/util/go-json.js';
 import { buildLayout } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
+import { WHARF_BIN } from './helpers/bin.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = WHARF_BIN;
 
 function wharf(...args: string[]): string {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });

@@ -3,7 +3,7 @@
  * restart on the same storage, what was acknowledged is there, what was not is not visible, every stored file
  * hashes to its name, and no manifest ever names a blob the repository lacks.
  *
- * The server runs as a child process of the CLI (node dist/src/cli/main.js serve --listen 127.0.0.1:0 …), so
+ * The server runs as a child process of the CLI (node dist/bin/wharf.js serve --listen 127.0.0.1:0 …), so
  * that kill -9 is real; GC runs as `wharf registry gc` (or, for the many-iteration race, in this process on
  * its own RegistryStore, which locks exactly as another process would).
  */

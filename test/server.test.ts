@@ -6,8 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { copy, inspect, sync } from '../src/index.js';
 import { startRegistryServer } from '../src/server/serve.js';
@@ -16,6 +15,7 @@ import { buildLayout, type ImageSpec } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
 import { testCertificate } from './helpers/token-issuer.js';
 import { serveInProcess } from './helpers/serve.js';
+import { WHARF_BIN } from './helpers/bin.js';
 
 const INSECURE: RegistryAccess = { tlsVerify: false };
 const IMAGE: ImageSpec = {
@@ -247,7 +247,7 @@ test('wharf serve over TLS: skopeo pushes trusting the CA from --dest-cert-dir, 
   await fsp.copyFile(cert.certPath, join(certs, 'ca.crt'));
   const src = await buildLayout(join(dir, 'src'), [IMAGE]);
   await runPeer('skopeo', ['--insecure-policy', 'copy', '-q', `--dest-cert-dir=${certs}`, `oci:${src.dir}:v1`, `docker://${srv.host}/tls/app:v1`]);
-  const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+  const cli = WHARF_BIN;
   const out = await runPeer(process.execPath, [cli, 'copy', '-q', '--json', `--src-cert-dir=${certs}`, `docker://${srv.host}/tls/app:v1`, `oci:${join(dir, 'out')}:v1`]);
   assert.equal(JSON.parse(out).digest, src.images[0]!.manifest.digest);
   await assert.rejects(runPeer('skopeo', ['inspect', `docker://${srv.host}/tls/app:v1`]), /certificate|x509/, 'without the CA the certificate is not trusted');

@@ -9,17 +9,17 @@ import { promises as fsp } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { AccessRule } from '../../src/server/auth/access.js';
 import type { PasswordFileStats } from '../../src/server/auth/htpasswd.js';
 import type { AccessLogEntry } from '../../src/server/http/app.js';
 import { createAuthGate } from '../../src/server/http/auth-gate.js';
 import { startRegistryServer, type RegistryServerOptions, type RunningRegistryServer } from '../../src/server/serve.js';
+import { WHARF_BIN } from './bin.js';
 import { runPeer } from './peers.js';
 
-/** The compiled CLI (this file is dist/test/helpers/serve.js once built). */
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The wharf bin (the bundle), for tests that run the server as a child process. */
+export const CLI = WHARF_BIN;
 
 export const sha256 = (data: Uint8Array | string): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
@@ -145,7 +145,7 @@ export interface ChildRegistry {
   kill9(): Promise<void>;
 }
 
-/** `node dist/src/cli/main.js serve --listen 127.0.0.1:0 --storage DIR --json`, killed after the test. */
+/** `node dist/bin/wharf.js serve --listen 127.0.0.1:0 --storage DIR --json`, killed after the test. */
 export async function spawnServe(t: TestContext, storage: string, extra: string[] = []): Promise<ChildRegistry> {
   const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--storage', storage, '--json', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
