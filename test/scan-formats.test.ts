@@ -252,7 +252,7 @@ test('SARIF 2.1.0 schema: wharf scan with vulnerability, secret, permission and 
 test('SARIF: a file whose name is not URI-safe gets a percent-encoded artifactLocation.uri that decodes back to its path', () => {
   const paths = ['/opt/my app/run tool', '/srv/données/ünï.txt', '/data/50%/a#b?c', '/w/[x]:y', '/etc/app/secret.env'];
   const report: ScanReport = {
-    image: { reference: 'oci:/x:latest', architecture: 'amd64', layers: 1 },
+    image: { reference: 'oci:/x:latest', architecture: 'amd64', layers: 1, layerIds: [{ digest: 'sha256:' + 'a'.repeat(64) }] },
     packages: [],
     vulnerabilities: [],
     secrets: [{ rule: 'aws-access-key-id', title: 'AWS access key ID', severity: 'high', line: 3, secret: 'AKIAEXAMPLEEXAMPLE00', redacted: 'AKIA****************', path: '/run/my secrets/k #1.env', layer: 1, inFinalFilesystem: true }],
@@ -269,4 +269,38 @@ test('SARIF: a file whose name is not URI-safe gets a percent-encoded artifactLo
   const raw = copy(sarif);
   raw.runs[0].results[1].locations[0].physicalLocation.artifactLocation.uri = 'opt/my app/run tool';
   assertRejected(sarif210(), raw, '/runs/0/results/1/locations/0/physicalLocation/artifactLocation/uri', 'a uri with a space');
+});
+
+test('the layer that installed each package, and the layer of each secret and permission finding, is in every format', async (t) => {
+  if (!fixture(t)) return;
+  const layers = (await doc(['inspect', `oci:${APP}:latest`])).json.Layers as string[];
+  assert.ok(layers.length >= 3);
+  const db = await vulnerabilityDb(t);
+  // debian-app's later layers install no package: every package came with the base layer.
+  const cdx = (await doc(['scan', '--format', 'cyclonedx', '--db-dir', db, `oci:${APP}:latest`])).json;
+  for (const c of cdx.components as { name: string; properties: { name: string; value: string }[] }[]) {
+    const prop = (name: string): string | undefined => c.properties.find((p) => p.name === name)?.value;
+    assert.equal(prop('wharf:layer:index'), '1', c.name);
+    assert.equal(prop('wharf:layer:digest'), layers[0], c.name);
+    assert.match(prop('wharf:layer:diffID') ?? '', /^sha256:[0-9a-f]{64}$/, c.name);
+  }
+  const spdx = (await doc(['sbom', '--format', 'spdx-json', `oci:${APP}:latest`])).json;
+  for (const p of (spdx.packages as { SPDXID: string; comment?: string }[]).filter((p) => p.SPDXID !== 'SPDXRef-Image')) {
+    assert.match(p.comment ?? '', new RegExp(`^installed by layer 1 \\(${layers[0]}, diff ID sha256:[0-9a-f]{64}\\)$`), p.SPDXID);
+  }
+  const sarif = (await doc(['scan', '--format', 'sarif', '--db-dir', db, `oci:${APP}:latest`])).json;
+  const results = sarif.runs[0].results as { ruleId: string; message: { text: string }; properties?: { layer: number; layerDigest?: string } }[];
+  const vuln = results.find((r) => r.ruleId === 'DEBIAN-CVE-2099-0001')!;
+  assert.deepEqual([vuln.properties?.layer, vuln.properties?.layerDigest], [1, layers[0]]);
+  assert.match(vuln.message.text, /installed by layer 1 \(sha256:/);
+  // The planted AWS key is in the layer the truth file names (0-based there): the SARIF result names that blob.
+  const truth = JSON.parse(readFileSync(`${APP}.truth.json`, 'utf8')) as { secrets: { kind: string; layer?: number }[] };
+  const planted = truth.secrets.find((s) => s.kind === 'aws_access_key_id')!;
+  const secret = results.find((r) => r.ruleId === 'aws-access-key-id')!;
+  assert.equal(secret.properties?.layer, planted.layer! + 1);
+  assert.equal(secret.properties?.layerDigest, layers[planted.layer!]);
+  const setuid = results.find((r) => r.ruleId === 'setuid')!;
+  assert.equal(setuid.properties?.layerDigest, layers[setuid.properties!.layer - 1]);
+  assertValid(cycloneDx15(), cdx, 'the CycloneDX document with layer properties');
+  assertValid(sarif210(), sarif, 'the SARIF document with layer properties');
 });

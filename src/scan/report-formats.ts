@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Package } from './catalog/index.js';
+import type { PackageLayer } from './catalog/types.js';
 import type { ScanReport, Severity } from './scan.js';
 
 export interface FormatOptions {
@@ -29,7 +30,12 @@ export function toCycloneDx(report: ScanReport, options: FormatOptions, includeV
     refs.set(p.purl, ref);
     const c: Record<string, unknown> = { type: 'library', 'bom-ref': ref, name: p.name, version: p.version, purl: p.purl };
     if (p.licenses?.length) c.licenses = p.licenses.map((name) => ({ license: { name } }));
-    c.properties = [{ name: 'wharf:package:type', value: p.type }, { name: 'wharf:package:path', value: p.path }, ...(p.sourceName ? [{ name: 'wharf:package:source', value: `${p.sourceName}${p.sourceVersion ? ` ${p.sourceVersion}` : ''}` }] : [])];
+    c.properties = [
+      { name: 'wharf:package:type', value: p.type },
+      { name: 'wharf:package:path', value: p.path },
+      ...(p.sourceName ? [{ name: 'wharf:package:source', value: `${p.sourceName}${p.sourceVersion ? ` ${p.sourceVersion}` : ''}` }] : []),
+      ...layerProperties(p.layer),
+    ];
     return c;
   });
   const bom: Record<string, unknown> = {
@@ -61,6 +67,29 @@ export function toCycloneDx(report: ScanReport, options: FormatOptions, includeV
   return bom;
 }
 
+/**
+ * The layer that installed a package, as CycloneDX properties (the spec's name/value pairs, in wharf's own
+ * namespace): its 1-based index, blob digest and diff ID, so a finding can be traced to the Dockerfile step.
+ */
+function layerProperties(layer: PackageLayer | undefined): { name: string; value: string }[] {
+  if (!layer) return [];
+  const out = [{ name: 'wharf:layer:index', value: String(layer.index) }];
+  if (layer.digest) out.push({ name: 'wharf:layer:digest', value: layer.digest });
+  if (layer.diffID) out.push({ name: 'wharf:layer:diffID', value: layer.diffID });
+  return out;
+}
+
+/** `layer 2 (sha256:…, diff ID sha256:…)`, for the free-text fields of SPDX and SARIF. */
+function layerText(layer: PackageLayer): string {
+  const ids = [layer.digest, ...(layer.diffID ? [`diff ID ${layer.diffID}`] : [])].filter(Boolean);
+  return `layer ${layer.index}${ids.length ? ` (${ids.join(', ')})` : ''}`;
+}
+
+/** SARIF result properties (a property bag) naming the layer a finding is in. */
+function layerBag(index: number, layer?: { digest: string; diffID?: string }): Record<string, unknown> {
+  return { layer: index, ...(layer?.digest ? { layerDigest: layer.digest } : {}), ...(layer?.diffID ? { layerDiffID: layer.diffID } : {}) };
+}
+
 /** SPDX 2.3: the image as the described package, each package CONTAINed by it, purls as external refs. */
 export function toSpdx(report: ScanReport, options: FormatOptions): Record<string, unknown> {
   const now = options.now ?? new Date();
@@ -75,6 +104,8 @@ export function toSpdx(report: ScanReport, options: FormatOptions): Record<strin
     licenseDeclared: 'NOASSERTION',
     copyrightText: 'NOASSERTION',
     ...(p.sourceName ? { sourceInfo: `built from ${p.sourceName}${p.sourceVersion ? ` ${p.sourceVersion}` : ''}` } : {}),
+    // SPDX 2.3 has no field for an image layer: the package comment says which one installed it.
+    ...(p.layer ? { comment: `installed by ${layerText(p.layer)}` } : {}),
     externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: p.purl }],
   }));
   return {
@@ -105,15 +136,15 @@ export function toSarif(report: ScanReport, options: FormatOptions): Record<stri
   const at = (path: string): Record<string, unknown>[] => [{ physicalLocation: { artifactLocation: { uri: fileUri(path) } } }];
   for (const v of report.vulnerabilities) {
     const index = rule(v.id, v.summary ?? v.id, v.severity);
-    results.push({ ruleId: v.id, ruleIndex: index, level: SARIF_LEVEL[v.severity], message: { text: `${v.package.name} ${v.package.version}: ${v.id}${v.fixedVersion ? `, fixed in ${v.fixedVersion}` : ', no fix yet'}` }, locations: at(report.packages.find((p) => p.purl === v.package.purl)?.path ?? 'image') });
+    results.push({ ruleId: v.id, ruleIndex: index, level: SARIF_LEVEL[v.severity], message: { text: `${v.package.name} ${v.package.version}: ${v.id}${v.fixedVersion ? `, fixed in ${v.fixedVersion}` : ', no fix yet'}${v.package.layer ? `, installed by ${layerText(v.package.layer)}` : ''}` }, locations: at(report.packages.find((p) => p.purl === v.package.purl)?.path ?? 'image'), ...(v.package.layer ? { properties: layerBag(v.package.layer.index, v.package.layer) } : {}) });
   }
   for (const s of report.secrets) {
     const index = rule(s.rule, s.title, s.severity);
-    results.push({ ruleId: s.rule, ruleIndex: index, level: SARIF_LEVEL[s.severity], message: { text: `${s.title} in layer ${s.layer}${s.inFinalFilesystem ? '' : `, deleted by layer ${s.hiddenByLayer} but still in the image`}: ${s.redacted}` }, locations: [{ physicalLocation: { artifactLocation: { uri: fileUri(s.path) }, region: { startLine: s.line } } }] });
+    results.push({ ruleId: s.rule, ruleIndex: index, level: SARIF_LEVEL[s.severity], message: { text: `${s.title} in layer ${s.layer}${s.inFinalFilesystem ? '' : `, deleted by layer ${s.hiddenByLayer} but still in the image`}: ${s.redacted}` }, locations: [{ physicalLocation: { artifactLocation: { uri: fileUri(s.path) }, region: { startLine: s.line } } }], properties: layerBag(s.layer, report.image.layerIds?.[s.layer - 1]) });
   }
   for (const p of report.permissions) {
     const index = rule(p.kind, `${p.kind} file`, 'medium');
-    results.push({ ruleId: p.kind, ruleIndex: index, level: 'warning', message: { text: `${p.path}: ${p.kind}, mode ${p.mode.toString(8).padStart(4, '0')}, owner ${p.uid}:${p.gid}, layer ${p.layer}` }, locations: at(p.path) });
+    results.push({ ruleId: p.kind, ruleIndex: index, level: 'warning', message: { text: `${p.path}: ${p.kind}, mode ${p.mode.toString(8).padStart(4, '0')}, owner ${p.uid}:${p.gid}, layer ${p.layer}` }, locations: at(p.path), properties: layerBag(p.layer, report.image.layerIds?.[p.layer - 1]) });
   }
   for (const c of report.config) {
     const index = rule(c.rule, c.message, c.severity);

@@ -50,7 +50,8 @@ export interface ScanOptions extends OpenImageOptions {
 
 export interface ScanReport {
   /** The reference as given, and what the image says it is. */
-  image: { reference: string; os?: OsRelease; architecture: string; layers: number };
+  /** `layers` counts them; `layerIds` are their blob digests and diff IDs, base first (a finding's layer N is layerIds[N-1]). */
+  image: { reference: string; os?: OsRelease; architecture: string; layers: number; layerIds: LayerIds[] };
   packages: Package[];
   vulnerabilities: VulnerabilityFinding[];
   secrets: FileSecret[];
@@ -86,7 +87,7 @@ export async function scanImage(ref: ImageReference, options: ScanOptions = {}):
     const vulnerabilities = options.matcher ? withLayers(await options.matcher.match(found.os, packages, warn), packages) : [];
     const t2 = performance.now();
     const report: ScanReport = {
-      image: { reference: ref.toString(), architecture: image.config.architecture, layers: files.layers },
+      image: { reference: ref.toString(), architecture: image.config.architecture, layers: files.layers, layerIds: layers },
       packages,
       vulnerabilities: sortFindings(vulnerabilities),
       secrets: files.secrets,
