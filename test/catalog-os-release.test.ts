@@ -156,12 +156,12 @@ const RELEASES: [string, string, string | undefined][] = [
   [
     'sles 15 sp5',
     'NAME="SLES"\nVERSION="15-SP5"\nVERSION_ID="15.5"\nPRETTY_NAME="SUSE Linux Enterprise Server 15 SP5"\nID="sles"\nID_LIKE="suse"\nANSI_COLOR="0;32"\nCPE_NAME="cpe:/o:suse:sles:15:sp5"\n',
-    'SUSE:SUSE Linux Enterprise Server 15 SP5',
+    'SUSE:Linux Enterprise Server 15 SP5',
   ],
   [
     'opensuse leap 15.5',
     'NAME="openSUSE Leap"\nVERSION="15.5"\nID="opensuse-leap"\nID_LIKE="suse opensuse"\nVERSION_ID="15.5"\nPRETTY_NAME="openSUSE Leap 15.5"\nANSI_COLOR="0;32"\nCPE_NAME="cpe:/o:opensuse:leap:15.5"\n',
-    'openSUSE:openSUSE Leap 15.5',
+    'openSUSE:Leap 15.5',
   ],
   ['wolfi', 'ID=wolfi\nNAME="Wolfi"\nPRETTY_NAME="Wolfi"\nVERSION_ID="20230201"\nHOME_URL="https://wolfi.dev"\n', 'Wolfi'],
   ['arch', 'NAME="Arch Linux"\nPRETTY_NAME="Arch Linux"\nID=arch\nBUILD_ID=rolling\n', undefined],

@@ -1,7 +1,7 @@
 /**
  * Which distribution an image is: /etc/os-release (or /usr/lib/os-release, which it usually links to) parsed
  * with the rules of os-release(5), with /etc/debian_version and /etc/alpine-release as fallbacks for images
- * that lack it; and the OSV ecosystem (ossf/osv-schema) whose advisories apply to its packages.
+ * that lack it; and the OSV ecosystems (ossf/osv-schema) whose advisories apply to its packages.
  */
 import type { OsRelease, WarningHandler } from './types.js';
 import { FileWarnings, quote } from './warnings.js';
@@ -149,11 +149,14 @@ function leading(version: string, n: number): string | undefined {
 }
 
 /**
- * The OSV ecosystem name (with its release suffix, ossf/osv-schema ecosystems) for a distribution's packages:
- * `Debian:12`, `Ubuntu:22.04:LTS`, `Ubuntu:23.10`, `Alpine:v3.20`, `Red Hat:enterprise_linux:9::baseos`,
- * `Rocky Linux:9`, `AlmaLinux:9`, `SUSE:SUSE Linux Enterprise Server 15 SP5`, `openSUSE:openSUSE Leap 15.5`,
- * `Mageia:9`, `Photon OS:5.0`, `Wolfi`, `Chainguard`. Undefined when OSV has no ecosystem for it, or the release
- * is not known (Debian sid, Alpine edge): matching against every release's advisories would be wrong.
+ * The OSV ecosystem name (with its release suffix) for a distribution's packages, as the feeds spell it
+ * (ossf/osv-schema ecosystems.json, and the records osv.dev serves): `Debian:12`, `Ubuntu:22.04:LTS`,
+ * `Ubuntu:23.10`, `Alpine:v3.20`, `Red Hat:enterprise_linux:9::baseos` (the os-release CPE without
+ * `cpe:/o:redhat:`, as osv-scalibr maps it), `Rocky Linux:9`, `AlmaLinux:9` (the major release only),
+ * `SUSE:Linux Enterprise Server 15 SP5`, `openSUSE:Leap 15.5`, `openSUSE:Tumbleweed` (PRETTY_NAME without its
+ * vendor word: the feeds have `openSUSE:Leap 15.5`, never `openSUSE:openSUSE Leap 15.5`), `Mageia:9`,
+ * `Photon OS:5.0`, `Wolfi`, `Chainguard`. Undefined when OSV has no ecosystem for it, or the release is not
+ * known (Debian sid, Alpine edge): matching against every release's advisories would be wrong.
  */
 export function osvEcosystem(os: OsRelease): string | undefined {
   const v = os.versionId;
@@ -191,12 +194,12 @@ export function osvEcosystem(os: OsRelease): string | undefined {
     case 'sled':
     case 'sle-micro':
     case 'sl-micro':
-      return os.prettyName ? `SUSE:${os.prettyName}` : undefined;
+      return suseProduct(os, 'SUSE');
     case 'opensuse-leap':
     case 'opensuse-tumbleweed':
     case 'opensuse-leap-micro':
     case 'opensuse':
-      return os.prettyName ? `openSUSE:${os.prettyName}` : undefined;
+      return suseProduct(os, 'openSUSE');
     case 'mageia': {
       const major = leading(v, 1);
       return major ? `Mageia:${major}` : undefined;
@@ -212,4 +215,48 @@ export function osvEcosystem(os: OsRelease): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * SUSE's ecosystems are `<vendor>:<product>`, the product being PRETTY_NAME without its leading vendor word
+ * (`SUSE Linux Enterprise Server 15 SP5` → `SUSE:Linux Enterprise Server 15 SP5`). The schema's text says the
+ * suffix "matches PRETTY_NAME", but the ecosystems osv.dev lists drop the vendor word (`openSUSE:Leap 15.5`,
+ * `openSUSE:Tumbleweed`, `SUSE:Linux Enterprise Module for Basesystem 15 SP5`). Without a PRETTY_NAME of that
+ * shape only the openSUSE releases can be named (`Leap <VERSION_ID>`, as osv-scalibr does).
+ */
+function suseProduct(os: OsRelease, vendor: 'SUSE' | 'openSUSE'): string | undefined {
+  const pretty = (os.prettyName ?? '').trim();
+  if (pretty.startsWith(`${vendor} `) && pretty.length > vendor.length + 1) return `${vendor}:${pretty.slice(vendor.length + 1).trim()}`;
+  if (os.id === 'opensuse-leap' && os.versionId) return `openSUSE:Leap ${os.versionId}`;
+  if (os.id === 'opensuse-tumbleweed') return 'openSUSE:Tumbleweed';
+  return undefined;
+}
+
+/** RHEL 9 and earlier name their main-stream CPEs per channel; a container's packages come from these three. */
+const RHEL_CHANNELS = ['baseos', 'appstream', 'crb'] as const;
+
+/**
+ * Every ecosystem whose records apply to the distribution's packages, the one osvEcosystem names first; the
+ * matcher looks a package up in each, and the first that has an entry for it decides. Beyond that one:
+ *
+ * - Ubuntu LTS: `Ubuntu:Pro:22.04:LTS` too, the fixes shipped through Ubuntu Pro (ESM) — osv.dev answers a
+ *   query for `Ubuntu:22.04` with both (osv/ecosystems/_ecosystems.py, add_matching_ecosystems); a package
+ *   the standard archive has an entry for is decided by that entry, not by Pro's.
+ * - RHEL ≤ 9: the three main-stream channels of the release (`::baseos`, `::appstream`, `::crb`). os-release
+ *   names only baseos, but an image's packages come from AppStream as well, and Red Hat's guidance for
+ *   scanners is to match every main-stream CPE of the release (security-data-guidelines, scanning-vendors).
+ * - Debian, AlmaLinux, Rocky Linux: the bare family as well, which the schema allows for records that apply to
+ *   every release ("might optionally have a `:<RELEASE>` suffix").
+ */
+export function osvEcosystems(os: OsRelease): string[] {
+  const primary = osvEcosystem(os);
+  if (!primary) return [];
+  const out = [primary];
+  const rhel = /^Red Hat:enterprise_linux:(\d+)::([a-z_]+)$/.exec(primary);
+  const lts = /^Ubuntu:(\d{2}\.\d{2}):LTS$/.exec(primary);
+  if (lts) out.push(`Ubuntu:Pro:${lts[1]!}:LTS`);
+  else if (rhel && Number(rhel[1]) <= 9) {
+    for (const channel of RHEL_CHANNELS) if (channel !== rhel[2]) out.push(`Red Hat:enterprise_linux:${rhel[1]!}::${channel}`);
+  } else if (/^(Debian|AlmaLinux|Rocky Linux):/.test(primary)) out.push(primary.slice(0, primary.indexOf(':')));
+  return out;
 }
