@@ -72,6 +72,7 @@ export async function sync(options: SyncOptions): Promise<SyncResult> {
   return (await import('./sync/index.js')).sync(options);
 }
 export type { RegistryAccess } from './transports/docker/access.js';
+export { proxyFromEnv, ProxyConfig, ProxyError, type Proxy, type ProxyEnv } from './util/proxy.js';
 export { extractImage, type ExtractOptions, type ExtractResult, type ExtractedPath } from './filesystem/extract.js';
 export { diffImages, type DiffSide, type DiffOptions, type DiffResult, type DiffEntry, type DiffReason } from './filesystem/diff.js';
 export { analyzeLayers, type LayersOptions, type LayersAnalysis, type LayerReport, type Efficiency } from './filesystem/layers.js';

@@ -18,7 +18,8 @@
  * --tls-verify work that way).
  *
  * This is where the process environment meets the registry transport: REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR,
- * XDG_CONFIG_HOME, HOME, DOCKER_CONFIG, CONTAINERS_REGISTRIES_CONF come from CliIO.env, never from process.env.
+ * XDG_CONFIG_HOME, HOME, DOCKER_CONFIG, CONTAINERS_REGISTRIES_CONF, and the proxy variables (HTTPS_PROXY,
+ * HTTP_PROXY, NO_PROXY and their lower-case forms, REQUEST_METHOD) come from CliIO.env, never from process.env.
  * registries.conf is read once, on first use, and only by commands that reach a registry.
  */
 import { resolve } from 'node:path';
@@ -34,6 +35,7 @@ import {
   type TlsFiles,
 } from '../config/index.js';
 import type { RegistryCredentials } from '../registry-client/index.js';
+import { proxyFromEnv, type ProxyConfig } from '../util/proxy.js';
 import type { RegistryAccess } from '../transports/docker/access.js';
 import type { ImageReference } from '../transports/types.js';
 import type { FlagSpec, ParsedArgs } from './args.js';
@@ -91,7 +93,8 @@ export const REGISTRY_HELP = `Registry access:
   them. Certificates come from --cert-dir, else certs.d/HOST:PORT in ~/.config/containers, /etc/containers or
   /etc/docker. registries.conf ($CONTAINERS_REGISTRIES_CONF, ~/.config/containers/registries.conf or
   /etc/containers/registries.conf) gives short-name search registries, mirrors, and insecure or blocked
-  registries; which registry or mirror served a short name is said on stderr.`;
+  registries; which registry or mirror served a short name is said on stderr. Proxies come from HTTPS_PROXY,
+  HTTP_PROXY and NO_PROXY (or their lower-case forms), read as Go programs such as skopeo read them.`;
 
 /** Split `USER[:PASS]` at the first colon; never puts the value in a message. */
 export function splitCreds(value: string, flag: string): { username: string; password: string | undefined } {
@@ -107,6 +110,7 @@ export function splitCreds(value: string, flag: string): { username: string; pas
  */
 export class RegistrySetup {
   private conf: Promise<RegistriesConf> | undefined;
+  private proxies: ProxyConfig | undefined;
   private readonly stores = new Map<string, Promise<AuthStore>>();
 
   constructor(
@@ -123,6 +127,12 @@ export class RegistrySetup {
       return loadRegistriesConf(paths);
     })();
     return this.conf;
+  }
+
+  /** The proxy settings of the environment, read once. */
+  proxy(): ProxyConfig {
+    this.proxies ??= proxyFromEnv(this.io.env);
+    return this.proxies;
   }
 
   /** The auth files to read for an explicit --authfile (or none), in lookup order. */
@@ -185,6 +195,7 @@ export class RegistrySetup {
       tlsFiles: this.tlsFiles(str('cert-dir')),
     };
     if (this.userAgent) access.userAgent = this.userAgent;
+    if (this.proxy().enabled) access.proxy = this.proxy();
     if (has('tls-verify')) access.tlsVerify = args.bool(flag('tls-verify'));
 
     const token = str('registry-token');

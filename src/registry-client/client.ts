@@ -18,6 +18,7 @@ import { Readable, addAbortSignal } from 'node:stream';
 import { digestAlgorithm, digestOf, isDigest, parseDigest, type Digest } from '../digest/index.js';
 import { DigestMismatchError, WharfError, asWharfError } from '../errors.js';
 import { MAX_MANIFEST_BYTES, guessMediaType } from '../oci/manifest.js';
+import type { ProxyConfig } from '../util/proxy.js';
 import { Authenticator, repositoryScope, type CredentialsSource, type Logger, type RegistryCredentials } from './auth.js';
 import { ChunkReader } from './chunk-reader.js';
 import {
@@ -57,6 +58,8 @@ export interface RegistryClientOptions {
   chunkSize?: number;
   /** The first retry waits about this long, each further one twice as long (default 500 ms, at most 30 s). */
   retryDelayMs?: number;
+  /** Proxies to go through (proxyFromEnv(env) reads them as Go does); default: every connection is direct. */
+  proxy?: ProxyConfig;
 }
 
 export interface PutBlobOptions {
@@ -145,6 +148,7 @@ export class RegistryClient {
     this.http = new HttpTransport({
       tlsHost: this.baseUrl.hostname,
       ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.proxy ? { proxy: options.proxy } : {}),
       timeoutMs: this.timeoutMs,
     });
     this.auth = new Authenticator({

@@ -2,11 +2,17 @@
  * The HTTP layer under the registry client: one keep-alive agent per origin (the registry, and whatever hosts it
  * redirects to or sends us to for tokens), single requests with an idle timeout, and careful body readers.
  * No auth, no retries here: those live in client.ts and auth.ts.
+ *
+ * Proxies (util/proxy.ts decides, from the environment the caller parsed): an https origin behind a proxy gets
+ * a TunnelAgent, whose pooled sockets are CONNECT tunnels with the origin's TLS inside, so keep-alive works as
+ * for a direct connection; plain http requests go to the proxy in absolute form, over one agent per proxy.
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { WharfError } from '../errors.js';
+import type { Proxy, ProxyConfig } from '../util/proxy.js';
+import { TunnelAgent, forwardAgent, forwardRequest, proxyRefused, proxyUnreachable, type ProxyTlsOptions } from '../util/proxy-agent.js';
 import { RegistryError } from './registry-errors.js';
 
 export interface TlsOptions {
@@ -41,6 +47,17 @@ export interface TransportOptions {
   tlsHost: string;
   tls?: TlsOptions;
   timeoutMs: number;
+  /** Proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY as proxyFromEnv read them); without, every connection is direct. */
+  proxy?: ProxyConfig;
+}
+
+/** How requests to one origin go out. */
+interface Route {
+  agent: http.Agent;
+  /** The proxy they go through, if any. */
+  proxy?: Proxy;
+  /** Plain http through the proxy: absolute-form requests to the proxy (https ones tunnel inside `agent`). */
+  forward: boolean;
 }
 
 /** A URL for messages and logs: no query (signed redirect URLs carry secrets there), no user info. */
@@ -49,7 +66,9 @@ export function safeUrl(url: URL): string {
 }
 
 export class HttpTransport {
-  private readonly agents = new Map<string, http.Agent>();
+  private readonly routes = new Map<string, Route>();
+  /** Agents to the proxies themselves, for plain http requests: shared by every origin behind one proxy. */
+  private readonly proxyAgents = new Map<string, http.Agent>();
   private closed = false;
 
   constructor(private readonly options: TransportOptions) {}
@@ -60,24 +79,57 @@ export class HttpTransport {
 
   /** The agent for an origin, created on first use and reused for every request to it until close(). */
   agentFor(url: URL): http.Agent {
+    return this.routeFor(url).agent;
+  }
+
+  /**
+   * The route to an origin, decided on first use (the proxy settings do not change while a client lives).
+   * Throws a ProxyError when the proxy that applies cannot be used: the request must not go out direct.
+   */
+  private routeFor(url: URL): Route {
     const key = `${url.protocol}//${url.host}`;
-    let agent = this.agents.get(key);
-    if (agent) return agent;
+    const known = this.routes.get(key);
+    if (known) return known;
+    const proxy = this.options.proxy?.proxyFor(url);
     const common = { keepAlive: true, maxSockets: 32, maxFreeSockets: 16, scheduling: 'lifo' as const, timeout: 30_000 };
+    let route: Route;
     if (url.protocol === 'https:') {
       const tls = url.hostname === this.options.tlsHost ? this.options.tls : undefined;
-      agent = new https.Agent({
-        ...common,
-        ...(tls?.ca?.length ? { ca: [...rootCertificates, ...tls.ca.map((c) => c.toString('utf8'))] } : {}),
+      const tlsOptions = {
+        ...(tls?.ca?.length ? { ca: withRoots(tls.ca) } : {}),
         ...(tls?.cert ? { cert: tls.cert } : {}),
         ...(tls?.key ? { key: tls.key } : {}),
         ...(tls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
-      });
+      };
+      const agent = proxy
+        ? new TunnelAgent({ ...common, ...tlsOptions, proxy, connectTimeoutMs: this.options.timeoutMs, proxyTls: this.proxyTls() })
+        : new https.Agent({ ...common, ...tlsOptions });
+      route = { agent, forward: false, ...(proxy ? { proxy } : {}) };
+    } else if (proxy) {
+      const proxyKey = `${proxy.variable}\0${proxy.url.href}`;
+      let agent = this.proxyAgents.get(proxyKey);
+      if (!agent) {
+        agent = forwardAgent(proxy, common, this.proxyTls());
+        this.proxyAgents.set(proxyKey, agent);
+      }
+      route = { agent, proxy, forward: true };
     } else {
-      agent = new http.Agent(common);
+      route = { agent: new http.Agent(common), forward: false };
     }
-    this.agents.set(key, agent);
-    return agent;
+    this.routes.set(key, route);
+    return route;
+  }
+
+  /**
+   * TLS to an https:// proxy, as Go's transport does it: the registry's TLS settings (its extra CAs, and
+   * --tls-verify=false), never its client certificate.
+   */
+  private proxyTls(): ProxyTlsOptions {
+    const tls = this.options.tls;
+    return {
+      ...(tls?.ca?.length ? { ca: withRoots(tls.ca) } : {}),
+      ...(tls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+    };
   }
 
   /**
@@ -92,36 +144,63 @@ export class HttpTransport {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       return Promise.reject(new RegistryError('REGISTRY_ERROR', `refusing to fetch ${safeUrl(url)}: not an http(s) URL`));
     }
-    const mod = url.protocol === 'https:' ? https : http;
+    let route: Route;
+    try {
+      route = this.routeFor(url);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const what = `${req.method} ${safeUrl(url)}`;
+    const shown = route.proxy ? `${what} (through proxy ${route.proxy.display})` : what;
     const headers: Record<string, string> = { ...req.headers };
     if (req.body) headers['content-length'] = String(req.body.length);
     else if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') headers['content-length'] = '0';
     return new Promise<HttpResponse>((resolve, reject) => {
       let timedOut = false;
-      const r = mod.request(
-        url,
-        { method: req.method, headers, agent: this.agentFor(url), ...(req.signal ? { signal: req.signal } : {}) },
-        (res) => {
-          r.setTimeout(0);
-          // A body error before anyone listens must not crash the process.
-          res.on('error', () => {});
-          resolve({ method: req.method, status: res.statusCode ?? 0, headers: res.headers, url, body: res });
-        },
-      );
+      const onResponse = (res: IncomingMessage): void => {
+        r.setTimeout(0);
+        // A body error before anyone listens must not crash the process.
+        res.on('error', () => {});
+        if (route.forward && route.proxy && res.statusCode === 407) {
+          res.resume();
+          reject(proxyRefused(route.proxy, 407, res.statusMessage, url.host, what));
+          return;
+        }
+        resolve({ method: req.method, status: res.statusCode ?? 0, headers: res.headers, url, body: res });
+      };
+      const signal = req.signal ? { signal: req.signal } : {};
+      let r: http.ClientRequest;
+      if (route.forward && route.proxy) {
+        const f = forwardRequest(url, route.proxy);
+        r = f.module.request({ ...f.options, method: req.method, headers: { ...headers, ...f.headers }, agent: route.agent, ...signal }, onResponse);
+      } else {
+        r = (url.protocol === 'https:' ? https : http).request(url, { method: req.method, headers, agent: route.agent, ...signal }, onResponse);
+      }
       r.setTimeout(this.options.timeoutMs, () => {
         timedOut = true;
-        r.destroy(timeoutError(`${req.method} ${safeUrl(url)}`, this.options.timeoutMs));
+        r.destroy(timeoutError(shown, this.options.timeoutMs));
       });
-      r.on('error', (err) => reject(networkError(err, `${req.method} ${safeUrl(url)}`, timedOut)));
+      r.on('error', (err) => {
+        // Forwarded, every socket is the proxy's: a connection it refuses or drops is told as the proxy's.
+        const proxied = route.forward && route.proxy && !timedOut && !(err instanceof WharfError) && (err as Error).name !== 'AbortError';
+        reject(proxied ? proxyUnreachable(route.proxy!, err, what) : networkError(err, shown, timedOut));
+      });
       r.end(req.body);
     });
   }
 
   close(): void {
     this.closed = true;
-    for (const agent of this.agents.values()) agent.destroy();
-    this.agents.clear();
+    for (const route of this.routes.values()) route.agent.destroy();
+    for (const agent of this.proxyAgents.values()) agent.destroy();
+    this.routes.clear();
+    this.proxyAgents.clear();
   }
+}
+
+/** The system's roots and the extra CAs: an https.Agent's `ca` replaces the roots, it does not add to them. */
+function withRoots(ca: Buffer[]): string[] {
+  return [...rootCertificates, ...ca.map((c) => c.toString('utf8'))];
 }
 
 export function timeoutError(what: string, ms: number): RegistryError {

@@ -25,6 +25,7 @@ function count(n: number, one: string, many = `${one}s`): string {
 }
 
 function importSummary(r: ImportResult): string {
+  if (r.notModified) return `Unchanged: ${r.source} was not modified since it was last imported (HTTP 304); nothing downloaded\n`;
   const what = `${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.withdrawn} withdrawn, ${r.skipped} skipped`;
   return `${r.changed ? 'Imported' : 'Nothing new in'} ${r.source} (${count(r.records, 'record')} in ${count(r.files, 'file')}): ${what}\n`;
 }
@@ -36,7 +37,7 @@ export function statusText(s: DbStatus): string {
     ['Database', s.dbDir],
     ['Records', `${s.records}${s.withdrawn > 0 ? ` (and ${s.withdrawn} withdrawn)` : ''}`],
     ['Newest modified', s.newestModified],
-    ['Last import', li ? [`${li.at} from ${li.source}`, `${li.added} added, ${li.updated} updated, ${li.unchanged} unchanged, ${li.withdrawn} withdrawn, ${li.skipped} skipped`] : undefined],
+    ['Last import', li ? [`${li.at} from ${li.source}`, li.notModified ? 'not modified since it was imported before (HTTP 304)' : `${li.added} added, ${li.updated} updated, ${li.unchanged} unchanged, ${li.withdrawn} withdrawn, ${li.skipped} skipped`] : undefined],
   ]);
   if (s.ecosystems.length > 0) {
     const rows = [['ECOSYSTEM', 'RECORDS', 'NEWEST MODIFIED'], ...s.ecosystems.map((e) => [sanitizeForTerminal(e.ecosystem), String(e.records), e.newestModified ?? ''])];
@@ -89,8 +90,12 @@ them for each ecosystem at https://osv-vulnerabilities.storage.googleapis.com/<E
 
   import FILE|DIR|URL   add the records of an OSV zip, a directory of .json files (searched recursively),
                         one .json file (a record or a list of them), or an http(s) URL of a zip or .json
-                        (downloaded to a temporary file first). Incremental: a record already stored with the
-                        same or a newer "modified" is kept; a newer one replaces it; a withdrawn one removes it.
+                        (downloaded to a temporary file first, through $HTTPS_PROXY or $HTTP_PROXY unless
+                        $NO_PROXY names the host). A URL imported before is asked for with the ETag and
+                        Last-Modified its server sent: "304 Not Modified" downloads nothing and keeps the
+                        records as they are (only the last import's time moves). Incremental: a record
+                        already stored with the same or a newer "modified" is kept; a newer one replaces
+                        it; a withdrawn one removes it.
                         Atomic: until the import is done, readers see the database as it was, and an import
                         that fails or is killed leaves it so. Imports run one at a time (others wait).
                         Broken records are skipped with a warning; a damaged zip fails the import.
@@ -101,8 +106,9 @@ them for each ecosystem at https://osv-vulnerabilities.storage.googleapis.com/<E
 The database lives in --db-dir, else $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/db (~/.cache/wharf/db).
 
   --json   import: the counts {added, updated, unchanged, withdrawn, skipped, records, files, generation,
-           warnings (the first ${WARNINGS_KEPT}), warningCount}; status: {exists, records, withdrawn,
-           newestModified, lastImport, ecosystems [{ecosystem, records, newestModified}]}; lookup: the records.`,
+           changed, notModified (a 304), warnings (the first ${WARNINGS_KEPT}), warningCount}; status: {exists,
+           records, withdrawn, newestModified, lastImport, ecosystems [{ecosystem, records, newestModified}]};
+           lookup: the records.`,
   flags: [
     { name: 'db-dir', type: 'string', placeholder: 'DIR', help: 'the database directory (default $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/db)' },
     { name: 'json', type: 'boolean', help: 'print the result as JSON, and errors as JSON on stderr' },
@@ -119,6 +125,7 @@ The database lives in --db-dir, else $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/d
   async run(ctx) {
     // Loaded here, not at startup: every other command would pay for parsing the database code.
     const { importOsv, isUrl, lookup, status } = await import('../../scan/db/index.js');
+    const { proxyFromEnv } = await import('../../util/proxy.js');
     const { recordSeverity } = await import('../../scan/osv/severity.js');
     const { args, io } = ctx;
     const [sub, ...rest] = args.operands;
@@ -140,9 +147,11 @@ The database lives in --db-dir, else $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/d
         let warningCount = 0;
         const tty = io.stderr.isTTY === true && !json;
         let progressShown = false;
+        const proxy = proxyFromEnv(io.env);
         const result = await importOsv(source, {
           dbDir,
           signal: ctx.signal,
+          ...(proxy.enabled ? { proxy } : {}),
           onWarning: (m) => {
             warningCount++;
             if (json) {

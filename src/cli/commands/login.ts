@@ -96,6 +96,7 @@ registry, and fails if there is none.`,
       tlsFiles: setup.tlsFiles(args.str('cert-dir')),
       retryTimes: setup.retryTimes(args),
       userAgent: `wharf/${ctx.lib.VERSION}`,
+      ...(setup.proxy().enabled ? { proxy: setup.proxy() } : {}),
     };
     const client = await openClient(access, apiHost(host), '', insecure, ctx.logger, ctx.signal);
     try {

@@ -8,6 +8,9 @@
  *   links — and becomes visible by one rename of CURRENT. Killed at any moment, the import leaves the previous
  *   generation as CURRENT; its leftovers are removed by the next import.
  * - Serialised: under `import.lock` (util/fs withLock), so two imports never build on the same generation.
+ * - Conditional, for URLs: the ETag and Last-Modified a URL's server sent are kept in meta.json (urlSources) and
+ *   sent back next time (If-None-Match, If-Modified-Since); a 304 downloads and reads nothing and keeps the
+ *   generation, once the lock confirms that the generation still holds the copy the request named.
  *
  * Memory stays bounded by the size of one spool group (an ecosystem's records whose names hash to one of 16
  * groups), not by the whole source: records read are spooled to disk as they come.
@@ -19,7 +22,8 @@ import { createInterface } from 'node:readline';
 import { WharfError, asWharfError } from '../../errors.js';
 import { fsyncDir, withLock, writeFileAtomic } from '../../util/fs.js';
 import { DEFAULT_RECORD_LIMITS, parseOsvRecords, timestampKey, type OsvRecord, type RecordLimits, type WarningHandler } from '../osv/record.js';
-import { DEFAULT_MAX_DOWNLOAD, downloadTo, isUrl, type FetchFunction } from './download.js';
+import type { ProxyConfig } from '../../util/proxy.js';
+import { DEFAULT_MAX_DOWNLOAD, downloadTo, isUrl, type DownloadOptions, type FetchFunction, type Validators } from './download.js';
 import {
   CURRENT_FILE,
   ECO_DIR,
@@ -32,15 +36,19 @@ import {
   displaySource,
   displayTime,
   ecosystemKey,
+  nextUrlSources,
   readCurrentName,
   readIndex,
   readMeta,
   shardKey,
   shardPath,
+  urlSourceOf,
+  withUrlSources,
   type DbMeta,
   type EcosystemMeta,
   type IndexEntry,
   type LastImport,
+  type UrlSourceMeta,
 } from './layout.js';
 import { detectSource, sourceFiles, type SourceKind } from './sources.js';
 import type { ZipLimits } from './zip.js';
@@ -66,8 +74,10 @@ export interface ImportOptions {
    * throws (or rejects) fails the import, which then leaves the database as it was.
    */
   onProgress?: (progress: ImportProgress) => void | Promise<void>;
-  /** For URLs; default: the global fetch. */
+  /** For URLs: a fetch to use instead of node:http(s) (tests); the proxy settings do not apply to it. */
   fetch?: FetchFunction;
+  /** For URLs: the proxies to go through (proxyFromEnv: HTTPS_PROXY, HTTP_PROXY, NO_PROXY); default: direct. */
+  proxy?: ProxyConfig;
   /** The clock for lastImport and generation names. */
   now?: () => Date;
   /** How long to wait for another import to finish (default 10 minutes). */
@@ -98,6 +108,11 @@ export interface ImportResult {
   skipped: number;
   /** Nothing was added, updated or withdrawn: the generation stayed (only lastImport was updated). */
   changed: boolean;
+  /**
+   * A URL source whose server answered 304 Not Modified to the ETag / Last-Modified of the copy imported from it
+   * before: nothing was downloaded or read (the counts are 0), the generation stayed.
+   */
+  notModified: boolean;
 }
 
 const MiB = 1 << 20;
@@ -308,21 +323,95 @@ export async function importOsv(source: string, options: ImportOptions): Promise
     throw asWharfError(err, 'IO_ERROR', `creating ${dbDir}`);
   }
   if (!isUrl(source)) return importLocal(source, shown, options);
+  // Read without the lock (the download must not hold it): checked again under it before a 304 is believed.
+  const known = await storedUrlSource(dbDir, shown);
+  const conditional = known && (known.etag !== undefined || known.lastModified !== undefined) ? validatorsOf(known) : undefined;
   await options.onProgress?.({ phase: 'download', files: 0, records: 0 });
   const tmp = join(dbDir, `.download-${randomBytes(8).toString('hex')}.tmp`);
+  const download: DownloadOptions = {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.proxy ? { proxy: options.proxy } : {}),
+    maxBytes: options.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD,
+  };
   try {
-    await downloadTo(source, tmp, {
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      maxBytes: options.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD,
-    });
-    return await importLocal(tmp, shown, options);
+    let got = await downloadTo(source, tmp, { ...download, ...(conditional ? { conditional } : {}) });
+    if (got.notModified) {
+      const kept = await keepNotModified(dbDir, shown, conditional!, got.validators, options);
+      if (kept) return kept;
+      // The database changed since it was read (another import of the URL, or it was removed): all of it, then.
+      got = await downloadTo(source, tmp, download);
+    }
+    return await importLocal(tmp, shown, options, got.validators);
   } finally {
     await fsp.rm(tmp, { force: true }).catch(() => {});
   }
 }
 
-async function importLocal(path: string, shown: string, options: ImportOptions): Promise<ImportResult> {
+function validatorsOf(e: Validators): Validators {
+  return { ...(e.etag !== undefined ? { etag: e.etag } : {}), ...(e.lastModified !== undefined ? { lastModified: e.lastModified } : {}) };
+}
+
+function sameValidators(a: Validators, b: Validators): boolean {
+  return a.etag === b.etag && a.lastModified === b.lastModified;
+}
+
+/** The remembered copy of a URL source in the current generation; none when there is no (readable) database. */
+async function storedUrlSource(dbDir: string, shown: string): Promise<UrlSourceMeta | undefined> {
+  try {
+    const current = await readCurrentName(dbDir);
+    return current ? urlSourceOf(await readMeta(dbDir, current), shown) : undefined;
+  } catch {
+    return undefined; // a damaged database is the import's to report, not this lookup's
+  }
+}
+
+/**
+ * A 304: under the lock, if the current generation still holds the copy the request named, keep it and say
+ * when it was checked (lastImport, as an import that changes nothing does); undefined when it does not.
+ */
+async function keepNotModified(dbDir: string, shown: string, sent: Validators, answered: Validators, options: ImportOptions): Promise<ImportResult | undefined> {
+  const now = options.now ?? (() => new Date());
+  return withLock(
+    join(dbDir, LOCK_DIR),
+    async () => {
+      options.signal?.throwIfAborted();
+      const current = await readCurrentName(dbDir);
+      if (!current) return undefined;
+      const meta = await readMeta(dbDir, current);
+      const entry = urlSourceOf(meta, shown);
+      if (!entry || !sameValidators(validatorsOf(entry), sent)) return undefined;
+      await options.onProgress?.({ phase: 'switch', files: 0, records: 0 });
+      const at = now().toISOString();
+      const lastImport: LastImport = { at, source: shown, added: 0, updated: 0, unchanged: 0, withdrawn: 0, skipped: 0, notModified: true };
+      const urlSources = nextUrlSources(meta, shown, { ...validatorsOf(answered), kind: entry.kind, at });
+      await writeFileAtomic(join(dbDir, current, META_FILE), `${JSON.stringify(withUrlSources({ ...meta, lastImport }, urlSources), null, 1)}\n`);
+      await removeLeftovers(dbDir, meta.previous ? [current, meta.previous] : [current], Date.now());
+      return {
+        dbDir,
+        source: shown,
+        kind: entry.kind,
+        generation: current,
+        files: 0,
+        records: 0,
+        added: 0,
+        updated: 0,
+        unchanged: 0,
+        withdrawn: 0,
+        skipped: 0,
+        changed: false,
+        notModified: true,
+      };
+    },
+    { timeoutMs: options.lockTimeoutMs ?? 600_000 },
+  );
+}
+
+/**
+ * Import a local file or directory. `downloaded` is given for a URL source (its validators, maybe none): the
+ * meta.json written remembers them for the next conditional download.
+ */
+async function importLocal(path: string, shown: string, options: ImportOptions, downloaded?: Validators): Promise<ImportResult> {
   const { dbDir, signal } = options;
   const kind = await detectSource(path, shown);
   const now = options.now ?? (() => new Date());
@@ -385,14 +474,17 @@ async function importLocal(path: string, shown: string, options: ImportOptions):
           else counts.added++;
         }
         const lastImport: LastImport = { at: now().toISOString(), source: shown, added: counts.added, updated: counts.updated, unchanged: counts.unchanged, withdrawn: counts.withdrawn, skipped: counts.skipped };
+        // A URL's copy is remembered with its validators (forgotten when its server sent none); a path's is not.
+        const urlEntry = downloaded === undefined ? undefined : downloaded.etag !== undefined || downloaded.lastModified !== undefined ? { ...validatorsOf(downloaded), kind, at: lastImport.at } : null;
+        const urlSources = nextUrlSources(oldMeta, shown, urlEntry);
 
         if (chosen.size === 0 && current && oldMeta) {
           // Nothing changed: keep the generation, say when it was last checked.
           await progress('switch');
-          await writeFileAtomic(join(dbDir, current, META_FILE), `${JSON.stringify({ ...oldMeta, lastImport }, null, 1)}\n`);
+          await writeFileAtomic(join(dbDir, current, META_FILE), `${JSON.stringify(withUrlSources({ ...oldMeta, lastImport }, urlSources), null, 1)}\n`);
           await fsp.rm(genDir, { recursive: true, force: true });
           await removeLeftovers(dbDir, oldMeta.previous ? [current, oldMeta.previous] : [current], Date.now());
-          return { dbDir, source: shown, kind, generation: current, ...counts, changed: false };
+          return { dbDir, source: shown, kind, generation: current, ...counts, changed: false, notModified: false };
         }
 
         await progress('write');
@@ -452,6 +544,7 @@ async function importLocal(path: string, shown: string, options: ImportOptions):
           createdAt: now().toISOString(),
           lastImport,
           ...summary,
+          ...(urlSources ? { urlSources } : {}),
         };
         await writeDurable(join(genDir, META_FILE), `${JSON.stringify(meta, null, 1)}\n`);
         for (const eco of ecoDirs) await fsyncDir(join(genDir, ECO_DIR, eco));
@@ -464,7 +557,7 @@ async function importLocal(path: string, shown: string, options: ImportOptions):
         switched = true;
         await fsyncDir(dbDir);
         await removeLeftovers(dbDir, current ? [generation, current] : [generation], Date.now());
-        return { dbDir, source: shown, kind, generation, ...counts, changed: true };
+        return { dbDir, source: shown, kind, generation, ...counts, changed: true, notModified: false };
       } catch (err) {
         if (!switched) await fsp.rm(genDir, { recursive: true, force: true }).catch(() => {});
         throw asWharfError(err, 'IO_ERROR', `importing ${shown}`);

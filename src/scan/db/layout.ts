@@ -38,7 +38,26 @@ export interface LastImport {
   unchanged: number;
   withdrawn: number;
   skipped: number;
+  /** The source is a URL whose server answered 304 Not Modified: nothing was downloaded or read (counts are 0). */
+  notModified?: true;
 }
+
+/**
+ * What identifies the copy of a URL source the database holds, as its server sent it (ETag, Last-Modified),
+ * so that the next import of the URL asks "changed since?" (If-None-Match, If-Modified-Since) and a 304
+ * downloads nothing. Kept per source, so imports of several ecosystems' exports in turn each stay conditional.
+ */
+export interface UrlSourceMeta {
+  etag?: string;
+  lastModified?: string;
+  /** What the source was, for the result of an import it answered 304 to. */
+  kind: 'zip' | 'directory' | 'json';
+  /** When it was last imported or found unchanged. */
+  at: string;
+}
+
+/** At most this many URL sources are remembered (the most recently imported ones). */
+export const MAX_URL_SOURCES = 64;
 
 export interface EcosystemMeta {
   ecosystem: string;
@@ -59,6 +78,44 @@ export interface DbMeta {
   newestModified?: string;
   /** By ecosystem key (the folder under eco/). */
   ecosystems: Record<string, EcosystemMeta>;
+  /** By URL as shown (displaySource: no credentials, no query); carried from generation to generation. */
+  urlSources?: Record<string, UrlSourceMeta>;
+}
+
+/** The remembered copy of a URL source, if meta.json holds a well-formed one (it is read back into requests). */
+export function urlSourceOf(meta: DbMeta | undefined, source: string): UrlSourceMeta | undefined {
+  const all = meta?.urlSources;
+  if (typeof all !== 'object' || all === null || !Object.prototype.hasOwnProperty.call(all, source)) return undefined;
+  const e = all[source] as Partial<UrlSourceMeta> | undefined;
+  if (typeof e !== 'object' || e === null) return undefined;
+  if (e.etag !== undefined && typeof e.etag !== 'string') return undefined;
+  if (e.lastModified !== undefined && typeof e.lastModified !== 'string') return undefined;
+  if (e.kind !== 'zip' && e.kind !== 'directory' && e.kind !== 'json') return undefined;
+  if (typeof e.at !== 'string') return undefined;
+  return { ...(e.etag !== undefined ? { etag: e.etag } : {}), ...(e.lastModified !== undefined ? { lastModified: e.lastModified } : {}), kind: e.kind, at: e.at };
+}
+
+/**
+ * The urlSources of the next meta.json: `meta`'s well-formed entries, with `source` set to `entry` (or removed
+ * when `entry` is null), the most recent MAX_URL_SOURCES kept. Undefined when none are left.
+ */
+export function nextUrlSources(meta: DbMeta | undefined, source: string, entry: UrlSourceMeta | null | undefined): Record<string, UrlSourceMeta> | undefined {
+  const kept = new Map<string, UrlSourceMeta>();
+  for (const name of Object.keys(meta?.urlSources ?? {})) {
+    const e = urlSourceOf(meta, name);
+    if (e) kept.set(name, e);
+  }
+  if (entry === null) kept.delete(source);
+  else if (entry !== undefined) kept.set(source, entry);
+  if (kept.size === 0) return undefined;
+  const newest = [...kept.entries()].sort((a, b) => (a[1].at < b[1].at ? 1 : a[1].at > b[1].at ? -1 : 0)).slice(0, MAX_URL_SOURCES);
+  return Object.fromEntries(newest.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+}
+
+/** `meta` with `urlSources` replaced (or left out when undefined). */
+export function withUrlSources(meta: DbMeta, urlSources: Record<string, UrlSourceMeta> | undefined): DbMeta {
+  const { urlSources: _old, ...rest } = meta;
+  return urlSources ? { ...rest, urlSources } : rest;
 }
 
 /** One line of ids.jsonl. */

@@ -2,6 +2,7 @@ import type { RegistriesConf } from '../../config/index.js';
 import type { TlsFiles } from '../../config/index.js';
 import { WharfError } from '../../errors.js';
 import { RegistryClient, type RegistryCredentials, type TlsOptions } from '../../registry-client/index.js';
+import type { ProxyConfig } from '../../util/proxy.js';
 import type { Logger } from '../types.js';
 
 /**
@@ -23,6 +24,8 @@ export interface RegistryAccess {
   retryTimes?: number;
   timeoutMs?: number;
   userAgent?: string;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY, parsed (proxyFromEnv); default: no proxy. */
+  proxy?: ProxyConfig;
 }
 
 /**
@@ -76,6 +79,7 @@ export async function openClient(
     if (access.retryTimes !== undefined) options.retryTimes = access.retryTimes;
     if (access.timeoutMs !== undefined) options.timeoutMs = access.timeoutMs;
     if (access.userAgent) options.userAgent = access.userAgent;
+    if (access.proxy) options.proxy = access.proxy;
     if (logger) options.logger = logger;
     return new RegistryClient(options);
   };
