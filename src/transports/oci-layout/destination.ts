@@ -66,8 +66,12 @@ export class OciLayoutDestination implements ImageDestination {
           hint: 'an oci: destination is a directory; pick another path',
         });
       }
+      // List first, then look for the marker: another writer may be creating this layout right now, and its
+      // marker is the first thing it renames in. Checked the other way round, a marker that arrived between the
+      // two looked like a stranger's file in a non-layout directory (a race the concurrent-copy test caught).
+      const entries = await fsp.readdir(root);
       const isLayout = await checkLayoutFile(root);
-      if (!isLayout && (await fsp.readdir(root)).some((e) => !isInFlightEntry(e))) {
+      if (!isLayout && entries.some((e) => !isInFlightEntry(e))) {
         throw new WharfError('DESTINATION_EXISTS', `${root} is a non-empty directory that is not an OCI layout`, {
           hint: 'write into an empty directory or an existing OCI layout',
         });
