@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { DigestingStream, digestOf, type Digest } from '../digest/index.js';
 import { WharfError } from '../errors.js';
 import { compressor, decompressor, sniffCompression } from '../archive/compression.js';
+import { HandOff } from '../archive/hand-off.js';
 import {
   configMediaType,
   imageManifestType,
@@ -344,7 +345,7 @@ class Copier {
       const verify = new DigestingStream({ digest: desc.digest, size: expectedSize, where: `layer ${desc.digest} from ${this.source.reference}` });
       const stages: Duplex[] = [this.progress(desc.digest, expectedSize), verify];
       const dec = decompressor(actual);
-      if (dec) stages.push(dec);
+      if (dec) stages.push(dec, new HandOff());
       const comp = compressor(target, this.options.compressionLevel);
       if (comp) stages.push(comp);
       const transformed = chain(sniffed.stream, stages);
