@@ -8,8 +8,8 @@
  *     and jsf-0.82.SNAPSHOT.schema.json (signatures) beside it;
  *   - SARIF 2.1.0: @microsoft/jest-sarif (the SARIF SDK's) lib/schemas/sarif-2.1.0-rtm.5.json (draft-04, id
  *     https://raw.githubusercontent.com/schemastore/schemastore/master/src/schemas/json/sarif-2.1.0-rtm.5.json).
- * No npm package ships the SPDX 2.3 JSON schema (spdx-spec's schemas/spdx-schema.json), so the SPDX document is
- * checked by hand only.
+ * No npm package ships the SPDX 2.3 JSON schema (spdx-spec's schemas/spdx-schema-2-3.json), so the SPDX document is
+ * checked by hand against that schema's rules for the objects wharf writes (assertSpdxClosedWorld).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, promises as fsp } from 'node:fs';
@@ -183,6 +183,55 @@ test('wharf sbom --format spdx-json: SPDX 2.3, the image DESCRIBED, each package
     assert.ok(['DESCRIBES', 'CONTAINS'].includes(r.relationshipType!));
   }
   assert.equal((json.relationships as unknown[]).length, (json.packages as unknown[]).length);
+  assertSpdxClosedWorld(json);
+});
+
+/**
+ * The SPDX 2.3 JSON schema (spdx-spec schemas/spdx-schema-2-3.json) is not installable here (no npm or Debian
+ * package ships it), so its rules for the objects wharf writes are checked by hand: the schema closes every
+ * object (additionalProperties: false), so each key must be one it names; its required keys; its enums.
+ */
+const SPDX_DOCUMENT_KEYS = ['SPDXID', 'annotations', 'comment', 'creationInfo', 'dataLicense', 'externalDocumentRefs', 'hasExtractedLicensingInfos', 'name', 'revieweds', 'spdxVersion', 'documentNamespace', 'documentDescribes', 'packages', 'files', 'snippets', 'relationships'];
+const SPDX_PACKAGE_KEYS = ['SPDXID', 'annotations', 'attributionTexts', 'builtDate', 'checksums', 'comment', 'copyrightText', 'description', 'downloadLocation', 'externalRefs', 'filesAnalyzed', 'hasFiles', 'homepage', 'licenseComments', 'licenseConcluded', 'licenseDeclared', 'licenseInfoFromFiles', 'name', 'originator', 'packageFileName', 'packageVerificationCode', 'primaryPackagePurpose', 'releaseDate', 'sourceInfo', 'summary', 'supplier', 'validUntilDate', 'versionInfo'];
+const SPDX_PURPOSES = ['OTHER', 'INSTALL', 'ARCHIVE', 'FIRMWARE', 'APPLICATION', 'FRAMEWORK', 'LIBRARY', 'CONTAINER', 'SOURCE', 'DEVICE', 'OPERATING_SYSTEM', 'FILE'];
+
+function assertKeys(obj: Record<string, unknown>, allowed: readonly string[], required: readonly string[], what: string): void {
+  for (const k of Object.keys(obj)) assert.ok(allowed.includes(k), `${what}: "${k}" is not a property SPDX 2.3 allows here`);
+  for (const k of required) assert.ok(obj[k] !== undefined, `${what}: the required "${k}" is missing`);
+}
+
+function assertSpdxClosedWorld(json: Record<string, any>): void {
+  assertKeys(json, SPDX_DOCUMENT_KEYS, ['SPDXID', 'creationInfo', 'dataLicense', 'name', 'spdxVersion'], 'the document');
+  assertKeys(json.creationInfo, ['comment', 'created', 'creators', 'licenseListVersion'], ['created', 'creators'], 'creationInfo');
+  assert.ok(json.creationInfo.creators.length >= 1);
+  for (const p of json.packages as Record<string, any>[]) {
+    assertKeys(p, SPDX_PACKAGE_KEYS, ['SPDXID', 'downloadLocation', 'name'], p.SPDXID);
+    if (p.primaryPackagePurpose !== undefined) assert.ok(SPDX_PURPOSES.includes(p.primaryPackagePurpose), p.primaryPackagePurpose);
+    if (p.filesAnalyzed !== undefined) assert.equal(typeof p.filesAnalyzed, 'boolean');
+    for (const [k, v] of Object.entries(p)) if (!['externalRefs', 'filesAnalyzed', 'annotations', 'checksums', 'attributionTexts', 'hasFiles', 'licenseInfoFromFiles', 'packageVerificationCode'].includes(k)) assert.equal(typeof v, 'string', `${p.SPDXID}.${k}`);
+    for (const r of (p.externalRefs ?? []) as Record<string, unknown>[]) {
+      assertKeys(r, ['comment', 'referenceCategory', 'referenceLocator', 'referenceType'], ['referenceCategory', 'referenceLocator', 'referenceType'], `${p.SPDXID} externalRef`);
+      assert.ok(['OTHER', 'PERSISTENT-ID', 'SECURITY', 'PACKAGE-MANAGER'].includes(r.referenceCategory as string));
+      assert.doesNotMatch(r.referenceLocator as string, /\s/, 'a locator has no spaces');
+    }
+  }
+  for (const r of json.relationships as Record<string, unknown>[]) {
+    assertKeys(r, ['spdxElementId', 'comment', 'relatedSpdxElement', 'relationshipType'], ['spdxElementId', 'relatedSpdxElement', 'relationshipType'], 'a relationship');
+  }
+}
+
+test('the SPDX closed-world check is applied: an unknown key, a missing required key, a bad purpose fail it', async (t) => {
+  if (!fixture(t)) return;
+  const { json } = await doc(['sbom', '--format', 'spdx-json', `oci:${APP}:latest`]);
+  const unknownKey = copy(json);
+  unknownKey.packages[1].layer = 1;
+  assert.throws(() => assertSpdxClosedWorld(unknownKey), /"layer" is not a property/);
+  const noName = copy(json);
+  delete noName.packages[1].name;
+  assert.throws(() => assertSpdxClosedWorld(noName), /required "name"/);
+  const badPurpose = copy(json);
+  badPurpose.packages[0].primaryPackagePurpose = 'IMAGE';
+  assert.throws(() => assertSpdxClosedWorld(badPurpose));
 });
 
 test('wharf scan --format sarif: SARIF 2.1.0, each result naming its rule by id and index, secrets never in the clear', async (t) => {
@@ -288,6 +337,7 @@ test('the layer that installed each package, and the layer of each secret and pe
   for (const p of (spdx.packages as { SPDXID: string; comment?: string }[]).filter((p) => p.SPDXID !== 'SPDXRef-Image')) {
     assert.match(p.comment ?? '', new RegExp(`^installed by layer 1 \\(${layers[0]}, diff ID sha256:[0-9a-f]{64}\\)$`), p.SPDXID);
   }
+  assertSpdxClosedWorld(spdx);
   const sarif = (await doc(['scan', '--format', 'sarif', '--db-dir', db, `oci:${APP}:latest`])).json;
   const results = sarif.runs[0].results as { ruleId: string; message: { text: string }; properties?: { layer: number; layerDigest?: string } }[];
   const vuln = results.find((r) => r.ruleId === 'DEBIAN-CVE-2099-0001')!;
