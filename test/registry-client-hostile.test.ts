@@ -772,3 +772,34 @@ test('tag list pagination follows Link rel="next"; a loop is refused', async (t)
   assert.equal(nextLink('</a>; rel="prev", </b>; rel=next', base)?.href, 'http://r.example/b');
   assert.equal(nextLink('</a>; rel="prev"', base), undefined);
 });
+
+test('manifest PUT answered DIGEST_INVALID while the registry re-links a shared blob: tried again; a lasting refusal is still an error', async (t) => {
+  // distribution 2.8 answers so when another push rewrites a blob link the manifest's check reads (seen in
+  // parallel syncs of tags sharing a layer): the digest is wharf's own, computed from the bytes it sends.
+  const flaky = await startFakeRegistry(t, withPing((req, _res, h) => {
+    if (req.method !== 'PUT') return h.notFound();
+    req.resume();
+    if (h.seen('PUT') <= 2) return h.error(400, 'DIGEST_INVALID', 'provided digest did not match uploaded content');
+    h.json(201, {}, { 'docker-content-digest': digestOf(MANIFEST) });
+  }));
+  const log = logs();
+  const digest = await client(t, flaky, { logger: log.logger }).putManifest('team/app', 'v1', MANIFEST, MediaType.OciManifest);
+  assert.equal(digest, digestOf(MANIFEST));
+  assert.equal(flaky.requests.filter((r) => r.method === 'PUT').length, 3, 'two refusals, then the PUT that took');
+  assert.equal(log.lines.filter((l) => l.startsWith('warn:') && /retrying/.test(l)).length, 2);
+
+  const refusing = await startFakeRegistry(t, withPing((req, _res, h) => {
+    req.resume();
+    h.error(400, 'DIGEST_INVALID', 'provided digest did not match uploaded content');
+  }));
+  await assert.rejects(client(t, refusing, { retryTimes: 2 }).putManifest('team/app', 'v1', MANIFEST, MediaType.OciManifest), code('DIGEST_MISMATCH'));
+  assert.equal(refusing.requests.filter((r) => r.method === 'PUT').length, 3, 'the first try and two more, then the error');
+
+  // Other refusals are not tried again: a manifest naming a blob the registry lacks is the caller's to fix.
+  const unknown = await startFakeRegistry(t, withPing((req, _res, h) => {
+    req.resume();
+    h.error(400, 'MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry');
+  }));
+  await assert.rejects(client(t, unknown).putManifest('team/app', 'v1', MANIFEST, MediaType.OciManifest));
+  assert.equal(unknown.requests.filter((r) => r.method === 'PUT').length, 1);
+});

@@ -288,18 +288,29 @@ export class RegistryClient {
       digest = digestOf(bytes);
     }
     const ctx = await this.context(name, `manifest ${reference}`, 'push', 'IMAGE_NOT_FOUND');
-    const res = await this.send(
-      {
-        method: 'PUT',
-        url: this.apiUrl(`${name}/manifests/${reference}`),
-        headers: { 'content-type': mediaType },
-        body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-        scopes: [push(name)],
-        ctx,
-      },
-      signal,
-    );
-    if (res.status < 200 || res.status >= 300) throw await this.fail(res, ctx);
+    const res = await this.retrying(where, signal, async () => {
+      const r = await this.send(
+        {
+          method: 'PUT',
+          url: this.apiUrl(`${name}/manifests/${reference}`),
+          headers: { 'content-type': mediaType },
+          body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+          scopes: [push(name)],
+          ctx,
+        },
+        signal,
+      );
+      if (r.status >= 200 && r.status < 300) return r;
+      const err = await this.fail(r, ctx);
+      // DIGEST_INVALID for a manifest whose digest wharf computed from the very bytes it sends is the registry's
+      // passing state: distribution 2.8 answers so when, while it checks the manifest's blobs, another push of a
+      // shared blob rewrites that blob's link file in the repository (its filesystem driver truncates, then
+      // writes), and the check reads an empty link. Seen with parallel syncs of tags sharing layers; try again.
+      if (err instanceof RegistryError && err.registryCode === 'DIGEST_INVALID') {
+        throw new RegistryError(err.code, err.message, { retryable: true, status: err.status, registryCode: err.registryCode, cause: err, ...(err.hint ? { hint: err.hint } : {}) });
+      }
+      throw err;
+    });
     const theirs = header(res.headers, 'docker-content-digest');
     discard(res);
     if (theirs && isDigest(theirs) && digestAlgorithm(theirs as Digest) === digestAlgorithm(digest) && theirs !== digest) {
