@@ -188,6 +188,13 @@ async function startTinyproxy(t: TestContext, options: { connectPorts: number[];
 }
 
 /** A self-signed certificate for `ip` and 127.0.0.1 (and localhost), which is also the CA to trust. */
+/** A TLS registry with a certificate for `ip`, reached through a forwarder on `ip` (loopback is never proxied). */
+async function tlsRegistryAt(t: TestContext, dir: string, ip: string): Promise<{ cert: Awaited<ReturnType<typeof certificateFor>>; port: number }> {
+  const cert = await certificateFor(dir, ip);
+  const reg = await startRegistry(t, { tls: true, config: { http: { tls: { certificate: cert.certPath, key: cert.keyPath } } } });
+  return { cert, port: await forwarder(t, ip, reg.port) };
+}
+
 async function certificateFor(dir: string, ip: string): Promise<{ certPath: string; keyPath: string; certDir: string }> {
   const certDir = join(dir, 'certs');
   await fsp.mkdir(certDir, { recursive: true });
@@ -253,9 +260,7 @@ describe('wharf through a proxy (tinyproxy)', () => {
     const ip = await setup(t);
     if (!ip || !requirePeer(t, 'openssl')) return;
     const dir = await tempDir(t);
-    const cert = await certificateFor(dir, ip);
-    const reg = await startRegistry(t, { tls: true, config: { http: { tls: { certificate: cert.certPath, key: cert.keyPath } } } });
-    const port = await forwarder(t, ip, reg.port);
+    const { cert, port } = await tlsRegistryAt(t, dir, ip);
     const proxy = (await startTinyproxy(t, { connectPorts: [port] }))!;
     const env = await isolatedEnv(dir, { HTTPS_PROXY: proxy.url });
     const ref = `docker://${ip}:${port}/demo/app:v1`;
@@ -282,9 +287,7 @@ describe('wharf through a proxy (tinyproxy)', () => {
     const ip = await setup(t);
     if (!ip || !requirePeer(t, 'openssl')) return;
     const dir = await tempDir(t);
-    const cert = await certificateFor(dir, ip);
-    const reg = await startRegistry(t, { tls: true, config: { http: { tls: { certificate: cert.certPath, key: cert.keyPath } } } });
-    const port = await forwarder(t, ip, reg.port);
+    const { cert, port } = await tlsRegistryAt(t, dir, ip);
     const push = await wharf(['copy', '-q', '--dest-cert-dir', cert.certDir, `oci:${layout.dir}:v1`, `docker://${ip}:${port}/demo/app:v1`], await isolatedEnv(dir));
     ok(push, 'direct copy');
     // A proxy nobody listens on: a request that goes to it fails, one that bypasses it works.
@@ -306,9 +309,7 @@ describe('wharf through a proxy (tinyproxy)', () => {
     const ip = await setup(t);
     if (!ip || !requirePeer(t, 'openssl') || !requirePeer(t, 'skopeo')) return;
     const dir = await tempDir(t);
-    const cert = await certificateFor(dir, ip);
-    const reg = await startRegistry(t, { tls: true, config: { http: { tls: { certificate: cert.certPath, key: cert.keyPath } } } });
-    const port = await forwarder(t, ip, reg.port);
+    const { cert, port } = await tlsRegistryAt(t, dir, ip);
     ok(await wharf(['copy', '-q', '--dest-cert-dir', cert.certDir, `oci:${layout.dir}:v1`, `docker://${ip}:${port}/demo/app:v1`], await isolatedEnv(dir)), 'direct copy');
     const dead = await freePort();
     const ref = `docker://${ip}:${port}/demo/app:v1`;
@@ -336,10 +337,8 @@ describe('wharf through a proxy (tinyproxy)', () => {
     const ip = await setup(t);
     if (!ip || !requirePeer(t, 'openssl')) return;
     const dir = await tempDir(t);
-    const cert = await certificateFor(dir, ip);
-    const tlsReg = await startRegistry(t, { tls: true, config: { http: { tls: { certificate: cert.certPath, key: cert.keyPath } } } });
+    const { cert, port: tlsPort } = await tlsRegistryAt(t, dir, ip);
     const plainReg = await startRegistry(t);
-    const tlsPort = await forwarder(t, ip, tlsReg.port);
     const plainPort = await forwarder(t, ip, plainReg.port);
     const proxy = (await startTinyproxy(t, { connectPorts: [tlsPort], basicAuth: ['alice', 'pr0xy-s3cret'] }))!;
     const hostPort = proxy.url.replace('http://', '');
@@ -386,9 +385,7 @@ describe('wharf through a proxy (tinyproxy)', () => {
     const ip = await setup(t);
     if (!ip || !requirePeer(t, 'openssl')) return;
     const dir = await tempDir(t);
-    const cert = await certificateFor(dir, ip);
-    const reg = await startRegistry(t, { tls: true, config: { http: { tls: { certificate: cert.certPath, key: cert.keyPath } } } });
-    const port = await forwarder(t, ip, reg.port);
+    const { cert, port } = await tlsRegistryAt(t, dir, ip);
     const proxy = (await startTinyproxy(t, { connectPorts: [port] }))!;
     // TLS in front of tinyproxy, with the same certificate (it names 127.0.0.1 too).
     const sockets = new Set<net.Socket>();
