@@ -803,3 +803,12 @@ test('manifest PUT answered DIGEST_INVALID while the registry re-links a shared 
   await assert.rejects(client(t, unknown).putManifest('team/app', 'v1', MANIFEST, MediaType.OciManifest));
   assert.equal(unknown.requests.filter((r) => r.method === 'PUT').length, 1);
 });
+
+test('manifest PUT answered 503 each time: tried retryTimes more times, not (retryTimes+1)^2 (one retry loop, not two nested)', async (t) => {
+  const down = await startFakeRegistry(t, withPing((req, _res, h) => {
+    req.resume();
+    h.error(503, 'UNAVAILABLE', 'try later');
+  }));
+  await assert.rejects(client(t, down, { retryTimes: 3 }).putManifest('team/app', 'v1', MANIFEST, MediaType.OciManifest));
+  assert.equal(down.requests.filter((r) => r.method === 'PUT').length, 4);
+});

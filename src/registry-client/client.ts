@@ -288,8 +288,10 @@ export class RegistryClient {
       digest = digestOf(bytes);
     }
     const ctx = await this.context(name, `manifest ${reference}`, 'push', 'IMAGE_NOT_FOUND');
+    // One retry loop around the whole answer (request, not send: send has its own loop for 5xx and network
+    // errors, and nesting the two would try (retryTimes+1)^2 times).
     const res = await this.retrying(where, signal, async () => {
-      const r = await this.send(
+      const r = await this.request(
         {
           method: 'PUT',
           url: this.apiUrl(`${name}/manifests/${reference}`),
