@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WharfError } from '../src/errors.js';
+import { downloadTo } from '../src/scan/db/download.js';
 import { importOsv, lookup, status, type ImportOptions } from '../src/scan/db/index.js';
 import { alpineRecord, debianRecord, dsaRecord, makeZip, npmRecord, osvZip, ubuntuRecord } from './helpers/osv.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
@@ -450,6 +451,53 @@ describe('URLs', () => {
     const withToken = await importOsv(`${base.replace('http://', 'http://user:secret@')}/npm/all.zip`, opts(db, { fetch: (u, i) => fetch(String(u).replace('user:secret@', ''), i) }));
     assert.equal(withToken.source.includes('secret'), false);
     assert.equal((await status(db)).lastImport?.source.includes('secret'), false);
+  });
+
+  test('two URLs that differ only in their query are two sources: the ETag and date of one are never sent for the other', async (t) => {
+    const dir = await tempDir(t);
+    const zips: Record<string, { body: Buffer; modified: string }> = {
+      '?feed=a': { body: osvZip([npmRecord()]), modified: 'Tue, 02 Dec 2025 10:00:00 GMT' },
+      '?feed=b': { body: osvZip([debianRecord()]), modified: 'Mon, 01 Jan 2024 10:00:00 GMT' },
+    };
+    const asked: { query: string; since?: string; etag?: string }[] = [];
+    const server: Server = createServer((req, res) => {
+      const query = (req.url ?? '').replace(/^[^?]*/, '');
+      const z = zips[query];
+      const since = req.headers['if-modified-since'];
+      asked.push({ query, ...(since ? { since } : {}), ...(req.headers['if-none-match'] ? { etag: String(req.headers['if-none-match']) } : {}) });
+      if (!z) return void res.writeHead(404).end();
+      // As a server does: not modified since a date later than this file's.
+      if (since && Date.parse(since) >= Date.parse(z.modified)) return void res.writeHead(304).end();
+      res.writeHead(200, { 'content-type': 'application/zip', 'content-length': z.body.length, 'last-modified': z.modified, etag: `"${query}"` }).end(z.body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/osv/all.zip`;
+    const db = join(dir, 'db');
+    assert.equal((await importOsv(`${url}?feed=a`, opts(db))).added, 1);
+    const b = await importOsv(`${url}?feed=b`, opts(db));
+    assert.equal(b.notModified ?? false, false, 'feed b was imported, not taken as unchanged');
+    assert.equal(b.added, 1);
+    assert.deepEqual(asked[1], { query: '?feed=b' }, 'no validators of feed a sent for feed b');
+    // Each remembers its own: the second import of a is conditional with a's validators.
+    const again = await importOsv(`${url}?feed=a`, opts(db));
+    assert.equal(again.notModified, true);
+    assert.deepEqual(asked[2], { query: '?feed=a', since: zips['?feed=a']!.modified, etag: '"?feed=a"' });
+    const meta = JSON.stringify(await status(db));
+    assert.equal(meta.includes('feed=a'), false, 'the query is not stored');
+  });
+
+  test('a download that stalls mid-body is a TIMEOUT (not "aborted"), and the partial file is removed', async (t) => {
+    const dir = await tempDir(t);
+    const server: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/zip', 'content-length': 100 });
+      res.write(Buffer.alloc(10)); // and then nothing
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+    const path = join(dir, 'part.zip');
+    await assert.rejects(downloadTo(`http://127.0.0.1:${(server.address() as AddressInfo).port}/all.zip`, path, { timeoutMs: 300 }), (e: WharfError) => e.code === 'TIMEOUT' && /no data for 300 ms/.test(e.message));
+    assert.deepEqual(await readdir(dir), []);
   });
 
   test('404 is PATH_NOT_FOUND, a server error NETWORK_ERROR; too large TOO_LARGE; nothing left behind', async (t) => {

@@ -151,11 +151,16 @@ function getOnce(url: URL, headers: Record<string, string>, options: DownloadOpt
       const agent = proxy ? new TunnelAgent({ keepAlive: false, proxy, connectTimeoutMs: timeoutMs }) : undefined;
       req = (url.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers, ...(agent ? { agent } : {}), ...signal });
     }
-    // Idle, not total: a large export on a slow link takes as long as it takes, a stalled one fails.
+    // Idle, not total: a large export on a slow link takes as long as it takes, a stalled one fails. A stall
+    // mid-body fails the response with the same error, or its reader would see only "aborted".
+    let response: IncomingMessage | undefined;
     req.setTimeout(timeoutMs, () => {
-      req.destroy(new WharfError('TIMEOUT', `downloading ${shown}: no data for ${timeoutMs} ms`, { retryable: true, hint: 'the server or the network stalled; try again' }));
+      const stalled = new WharfError('TIMEOUT', `downloading ${shown}: no data for ${timeoutMs} ms`, { retryable: true, hint: 'the server or the network stalled; try again' });
+      response?.destroy(stalled);
+      req.destroy(stalled);
     });
     req.on('response', (res: IncomingMessage) => {
+      response = res;
       res.on('error', () => {}); // read (and its errors seen) by the caller's pipeline
       if (proxy && url.protocol === 'http:' && res.statusCode === 407) {
         res.resume();

@@ -34,6 +34,7 @@ import {
   META_FILE,
   damaged,
   displaySource,
+  urlSourceKey,
   displayTime,
   ecosystemKey,
   nextUrlSources,
@@ -324,7 +325,8 @@ export async function importOsv(source: string, options: ImportOptions): Promise
   }
   if (!isUrl(source)) return importLocal(source, shown, options);
   // Read without the lock (the download must not hold it): checked again under it before a 304 is believed.
-  const known = await storedUrlSource(dbDir, shown);
+  const key = urlSourceKey(source);
+  const known = await storedUrlSource(dbDir, key);
   const conditional = known && (known.etag !== undefined || known.lastModified !== undefined) ? validatorsOf(known) : undefined;
   await options.onProgress?.({ phase: 'download', files: 0, records: 0 });
   const tmp = join(dbDir, `.download-${randomBytes(8).toString('hex')}.tmp`);
@@ -337,12 +339,12 @@ export async function importOsv(source: string, options: ImportOptions): Promise
   try {
     let got = await downloadTo(source, tmp, { ...download, ...(conditional ? { conditional } : {}) });
     if (got.notModified) {
-      const kept = await keepNotModified(dbDir, shown, conditional!, got.validators, options);
+      const kept = await keepNotModified(dbDir, key, shown, conditional!, got.validators, options);
       if (kept) return kept;
       // The database changed since it was read (another import of the URL, or it was removed): all of it, then.
       got = await downloadTo(source, tmp, download);
     }
-    return await importLocal(tmp, shown, options, got.validators);
+    return await importLocal(tmp, shown, options, { validators: got.validators, key });
   } finally {
     await fsp.rm(tmp, { force: true }).catch(() => {});
   }
@@ -370,7 +372,7 @@ async function storedUrlSource(dbDir: string, shown: string): Promise<UrlSourceM
  * A 304: under the lock, if the current generation still holds the copy the request named, keep it and say
  * when it was checked (lastImport, as an import that changes nothing does); undefined when it does not.
  */
-async function keepNotModified(dbDir: string, shown: string, sent: Validators, answered: Validators, options: ImportOptions): Promise<ImportResult | undefined> {
+async function keepNotModified(dbDir: string, key: string, shown: string, sent: Validators, answered: Validators, options: ImportOptions): Promise<ImportResult | undefined> {
   const now = options.now ?? (() => new Date());
   return withLock(
     join(dbDir, LOCK_DIR),
@@ -379,12 +381,12 @@ async function keepNotModified(dbDir: string, shown: string, sent: Validators, a
       const current = await readCurrentName(dbDir);
       if (!current) return undefined;
       const meta = await readMeta(dbDir, current);
-      const entry = urlSourceOf(meta, shown);
+      const entry = urlSourceOf(meta, key);
       if (!entry || !sameValidators(validatorsOf(entry), sent)) return undefined;
       await options.onProgress?.({ phase: 'switch', files: 0, records: 0 });
       const at = now().toISOString();
       const lastImport: LastImport = { at, source: shown, added: 0, updated: 0, unchanged: 0, withdrawn: 0, skipped: 0, notModified: true };
-      const urlSources = nextUrlSources(meta, shown, { ...validatorsOf(answered), kind: entry.kind, at });
+      const urlSources = nextUrlSources(meta, key, { ...validatorsOf(answered), kind: entry.kind, at });
       await writeFileAtomic(join(dbDir, current, META_FILE), `${JSON.stringify(withUrlSources({ ...meta, lastImport }, urlSources), null, 1)}\n`);
       await removeLeftovers(dbDir, meta.previous ? [current, meta.previous] : [current], Date.now());
       return {
@@ -411,7 +413,8 @@ async function keepNotModified(dbDir: string, shown: string, sent: Validators, a
  * Import a local file or directory. `downloaded` is given for a URL source (its validators, maybe none): the
  * meta.json written remembers them for the next conditional download.
  */
-async function importLocal(path: string, shown: string, options: ImportOptions, downloaded?: Validators): Promise<ImportResult> {
+async function importLocal(path: string, shown: string, options: ImportOptions, url?: { validators: Validators; key: string }): Promise<ImportResult> {
+  const downloaded = url?.validators;
   const { dbDir, signal } = options;
   const kind = await detectSource(path, shown);
   const now = options.now ?? (() => new Date());
@@ -476,7 +479,7 @@ async function importLocal(path: string, shown: string, options: ImportOptions, 
         const lastImport: LastImport = { at: now().toISOString(), source: shown, added: counts.added, updated: counts.updated, unchanged: counts.unchanged, withdrawn: counts.withdrawn, skipped: counts.skipped };
         // A URL's copy is remembered with its validators (forgotten when its server sent none); a path's is not.
         const urlEntry = downloaded === undefined ? undefined : downloaded.etag !== undefined || downloaded.lastModified !== undefined ? { ...validatorsOf(downloaded), kind, at: lastImport.at } : null;
-        const urlSources = nextUrlSources(oldMeta, shown, urlEntry);
+        const urlSources = url ? nextUrlSources(oldMeta, url.key, urlEntry) : nextUrlSources(oldMeta, shown, urlEntry);
 
         if (chosen.size === 0 && current && oldMeta) {
           // Nothing changed: keep the generation, say when it was last checked.

@@ -78,7 +78,7 @@ export interface DbMeta {
   newestModified?: string;
   /** By ecosystem key (the folder under eco/). */
   ecosystems: Record<string, EcosystemMeta>;
-  /** By URL as shown (displaySource: no credentials, no query); carried from generation to generation. */
+  /** By urlSourceKey (the URL as shown, a hash of its query): carried from generation to generation. */
   urlSources?: Record<string, UrlSourceMeta>;
 }
 
@@ -232,6 +232,21 @@ export async function readIndex(dbDir: string, generation: string, signal?: Abor
 /** A timestampKey as people read it: `2024-01-01T00:00:00Z`, `2024-01-01T00:00:00.12Z` (trailing zeros gone). */
 export function displayTime(key: string): string {
   return key.replace(/\.(\d*?)0*Z$/, (_, digits: string) => (digits ? `.${digits}Z` : 'Z'));
+}
+
+/**
+ * The key a URL's validators are remembered under in meta.json: the URL as shown, and when it has a query, a
+ * hash of the query. Two URLs that differ only there (`?ecosystem=A`, `?ecosystem=B`) are two sources, and one's
+ * ETag must never be sent for the other; the query itself is not stored (signed URLs carry tokens in it).
+ */
+export function urlSourceKey(source: string): string {
+  const shown = displaySource(source);
+  try {
+    const query = new URL(source).search;
+    return query ? `${shown} (query sha256:${createHash('sha256').update(query).digest('hex').slice(0, 16)})` : shown;
+  } catch {
+    return shown;
+  }
 }
 
 /** A URL as it may be shown and stored: no user, password, query or fragment (signed URLs carry tokens there). */
