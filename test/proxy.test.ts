@@ -187,6 +187,15 @@ describe('values wharf cannot use make requests fail, naming the variable, never
     }
   });
 
+  test('a value without a scheme and with a bad port names neither its user nor its password (user-name leak)', () => {
+    for (const value of ['AKIAIOSFODNN7EXAMPLE:hunter2@proxy.corp:99999', 'alice:hunter2@proxy:3128x']) {
+      const err = refusal({ HTTPS_PROXY: value }, 'https://registry.example/');
+      const said = `${err.message} ${err.hint ?? ''}`;
+      assert.match(err.message, /not a URL/, value);
+      assert.equal(/AKIAIOSFODNN7EXAMPLE|akiaiosfodnn7example|alice|hunter2/.test(said), false, said);
+    }
+  });
+
   test('an unusable value does not matter where NO_PROXY or loopback sends a request direct', () => {
     assert.equal(via({ HTTPS_PROXY: 'socks5://p:1', NO_PROXY: 'registry.example' }, 'https://registry.example/'), 'direct');
     assert.equal(via({ HTTPS_PROXY: 'socks5://p:1' }, 'https://127.0.0.1:5000/'), 'direct');
@@ -283,6 +292,15 @@ describe('tunnels against hostile and broken proxies (util/proxy-agent.ts)', () 
     assert.match(heads[0]!, /\r\nhost: \[fd00::7\]:5000\r\n/i);
     assert.match(heads[0]!, new RegExp(`\\r\\nproxy-authorization: Basic ${Buffer.from('al ice:s3cret').toString('base64')}\\r\\n`, 'i'));
     assert.doesNotMatch(heads[0]!, /^authorization:/im);
+  });
+
+  test('a signal already aborted: the tunnel is refused as aborted, and the destroyed request does not crash the process', async (t) => {
+    const port = await fakeProxy(t, 'HTTP/1.1 200 Connection established\r\n\r\n');
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(openTunnel(proxyAt(port), 'registry.example', 443, { timeoutMs: 5000, signal: controller.signal }), (e: Error) => e.name === 'AbortError');
+    // The request's own error ("socket hang up") comes a turn later: without a listener it would be thrown.
+    await new Promise((r) => setTimeout(r, 50));
   });
 
   test('a refusal names the proxy and its status, with a clean reason and no password', async (t) => {

@@ -123,6 +123,9 @@ export function openTunnel(proxy: Proxy, host: string, port: number, options: Tu
       err.name = 'AbortError';
       settle(err);
     };
+    // Listen for the request's errors before anything can destroy it: an abort destroys it, and its "socket
+    // hang up" must not be an unhandled 'error' event (settle ignores what comes after the first outcome).
+    req.on('error', (err) => settle(proxyUnreachable(proxy, err, what)));
     if (options.signal?.aborted) {
       onAbort();
       return;
@@ -144,7 +147,6 @@ export function openTunnel(proxy: Proxy, host: string, port: number, options: Tu
       socket.setTimeout(0);
       settle(undefined, socket);
     });
-    req.on('error', (err) => settle(proxyUnreachable(proxy, err, what)));
     req.end();
   });
 }

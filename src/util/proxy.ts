@@ -230,7 +230,12 @@ function parseSetting(variable: string, value: string): Setting {
   // The value itself is never quoted: it may hold a password.
   if (!url) return { variable, problem: 'the value is not a URL' };
   if (url.protocol === 'socks5:' || url.protocol === 'socks5h:') return { variable, problem: 'SOCKS proxies are not supported, only http:// and https:// ones' };
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { variable, problem: `the scheme ${JSON.stringify(url.protocol.slice(0, 20))} is not http: or https:` };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    // Only a scheme the value spells out as `scheme://` is named: in `user:secret@host:99999` (no scheme, a bad
+    // port) the "scheme" URL parsing found is the user name.
+    const spelled = /^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim());
+    return { variable, problem: spelled ? `the scheme ${JSON.stringify(url.protocol.slice(0, 20))} is not http: or https:` : 'the value is not a URL (a bad port?)' };
+  }
   const host = hostOf(url);
   if (host === '') return { variable, problem: 'the value has no host' };
   const tls = url.protocol === 'https:';
