@@ -6,9 +6,9 @@
 // a re-push that is one HEAD). One bundle, with the lazily imported parts (scan, the server, YAML sync) as
 // chunks of their own, starts in about half that. See docs/BENCHMARKS.md, "Start-up".
 //
-// The bundle sits two folders below the package root, as dist/src/index.js does, so that the library's
-// `new URL('../../package.json', import.meta.url)` finds package.json from either. npm dependencies stay
-// external: they load from node_modules as they do for the library.
+// The version is compiled in (`__WHARF_VERSION__`, see src/index.ts): the library reads package.json relative
+// to its own file, which a chunk of the bundle is not. npm dependencies stay external: they load from
+// node_modules as they do for the library.
 import { build } from 'esbuild';
 import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,6 +30,7 @@ await build({
   external: Object.keys(pkg.dependencies ?? {}),
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: 'linked',
+  define: { __WHARF_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 });
 chmodSync(join(outdir, 'wharf.js'), 0o755);

@@ -14,10 +14,14 @@ import type { InspectResult } from './inspect/types.js';
 import { defaultTransports } from './transports/index.js';
 import type { ImageReference } from './transports/types.js';
 
-/** The package version, read from package.json so there is one place to change it. */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+/** Set by the bin's bundler (scripts/bundle.mjs), whose chunks sit at other depths than this module. */
+declare const __WHARF_VERSION__: string | undefined;
+
+/** The package version, read from package.json (two folders up from dist/src) so there is one place to change it. */
+export const VERSION: string =
+  typeof __WHARF_VERSION__ === 'string'
+    ? __WHARF_VERSION__
+    : (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Parse a `transport:location` reference, e.g. `oci:./layout:latest` or `docker-archive:img.tar:app:v1`. */
 export function parseReference(reference: string): ImageReference {
