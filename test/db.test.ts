@@ -485,6 +485,10 @@ describe('URLs', () => {
     assert.deepEqual(asked[2], { query: '?feed=a', since: zips['?feed=a']!.modified, etag: '"?feed=a"' });
     const meta = JSON.stringify(await status(db));
     assert.equal(meta.includes('feed=a'), false, 'the query is not stored');
+    // --force: no validators sent, the file read again (and found unchanged record by record).
+    const forced = await importOsv(`${url}?feed=a`, opts(db, { unconditional: true }));
+    assert.deepEqual(asked[3], { query: '?feed=a' });
+    assert.deepEqual([forced.notModified ?? false, forced.unchanged], [false, 1]);
   });
 
   test('a download that stalls mid-body is a TIMEOUT (not "aborted"), and the partial file is removed', async (t) => {

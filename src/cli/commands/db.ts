@@ -93,9 +93,9 @@ them for each ecosystem at https://osv-vulnerabilities.storage.googleapis.com/<E
                         (downloaded to a temporary file first, through $HTTPS_PROXY or $HTTP_PROXY unless
                         $NO_PROXY names the host). A URL imported before is asked for with the ETag and
                         Last-Modified its server sent: "304 Not Modified" downloads nothing and keeps the
-                        records as they are (only the last import's time moves). Incremental: a record
-                        already stored with the same or a newer "modified" is kept; a newer one replaces
-                        it; a withdrawn one removes it.
+                        records as they are (only the last import's time moves); --force downloads anyway.
+                        Incremental: a record already stored with the same or a newer "modified" is kept; a
+                        newer one replaces it; a withdrawn one removes it.
                         Atomic: until the import is done, readers see the database as it was, and an import
                         that fails or is killed leaves it so. Imports run one at a time (others wait).
                         Broken records are skipped with a warning; a damaged zip fails the import.
@@ -112,12 +112,14 @@ The database lives in --db-dir, else $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/d
   flags: [
     { name: 'db-dir', type: 'string', placeholder: 'DIR', help: 'the database directory (default $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/db)' },
     { name: 'json', type: 'boolean', help: 'print the result as JSON, and errors as JSON on stderr' },
+    { name: 'force', type: 'boolean', help: 'import: download a URL again even if its server says it has not changed since the last import' },
   ],
   operands: { min: 1, max: 3, names: 'a subcommand (import, status or lookup) and its operands' },
   takesReferences: false,
   examples: [
     'wharf db import https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip',
     'wharf db import ./all.zip --db-dir /var/cache/wharf/db',
+    'wharf db import --force https://osv-vulnerabilities.storage.googleapis.com/Alpine/all.zip',
     'wharf db import ./advisories/ --json',
     'wharf db status',
     'wharf db lookup Alpine:v3.20 openssl',
@@ -152,6 +154,7 @@ The database lives in --db-dir, else $WHARF_DB_DIR, else $XDG_CACHE_HOME/wharf/d
           dbDir,
           signal: ctx.signal,
           ...(proxy.enabled ? { proxy } : {}),
+          ...(args.bool('force') ? { unconditional: true } : {}),
           onWarning: (m) => {
             warningCount++;
             if (json) {

@@ -79,6 +79,8 @@ export interface ImportOptions {
   fetch?: FetchFunction;
   /** For URLs: the proxies to go through (proxyFromEnv: HTTPS_PROXY, HTTP_PROXY, NO_PROXY); default: direct. */
   proxy?: ProxyConfig;
+  /** For URLs: download and read it whatever the server would say to the ETag of the last import (`--force`). */
+  unconditional?: boolean;
   /** The clock for lastImport and generation names. */
   now?: () => Date;
   /** How long to wait for another import to finish (default 10 minutes). */
@@ -326,7 +328,7 @@ export async function importOsv(source: string, options: ImportOptions): Promise
   if (!isUrl(source)) return importLocal(source, shown, options);
   // Read without the lock (the download must not hold it): checked again under it before a 304 is believed.
   const key = urlSourceKey(source);
-  const known = await storedUrlSource(dbDir, key);
+  const known = options.unconditional ? undefined : await storedUrlSource(dbDir, key);
   const conditional = known && (known.etag !== undefined || known.lastModified !== undefined) ? validatorsOf(known) : undefined;
   await options.onProgress?.({ phase: 'download', files: 0, records: 0 });
   const tmp = join(dbDir, `.download-${randomBytes(8).toString('hex')}.tmp`);
