@@ -10,16 +10,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import * as library from '../src/index.js';
 import { parseReference } from '../src/index.js';
-import { run } from '../src/cli/app.js';
 import { parseIgnore } from '../src/cli/commands/diff.js';
-import type { CliIO } from '../src/cli/types.js';
 import { diffImages, type DiffOptions, type DiffResult, type DiffSide } from '../src/filesystem/diff.js';
 import { unpackImage } from '../src/filesystem/unpack.js';
 import { buildLayout, type FileSpec, type LayerSpec } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
-import { Sink } from './helpers/sink.js';
+import { runCli, type CliRun } from './helpers/run-cli.js';
 
 const FIXTURES = '/tmp/wharf-fixtures/oci';
 const T0 = 1700000000;
@@ -44,12 +41,8 @@ function reasonsOf(r: DiffResult): Record<string, string> {
 }
 
 
-async function cli(argv: string[], cwd = process.cwd()): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
-  const io: CliIO = { stdout, stderr, env: {}, cwd };
-  const code = await run(argv, io, library);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+function cli(argv: string[], cwd = process.cwd()): Promise<CliRun> {
+  return runCli(argv, { cwd });
 }
 
 // ---------------------------------------------------------------------------------------------------------

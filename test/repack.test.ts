@@ -9,20 +9,17 @@ import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { run } from '../src/cli/app.js';
-import type { CliIO } from '../src/cli/types.js';
 import { diffImages } from '../src/filesystem/diff.js';
 import { openImage } from '../src/filesystem/image-layers.js';
 import { readLayer } from '../src/filesystem/image-tree.js';
 import { repackImage } from '../src/filesystem/repack.js';
 import { unpackImage } from '../src/filesystem/unpack.js';
-import * as library from '../src/index.js';
 import { parseReference } from '../src/index.js';
 import type { LayerEntry } from '../src/layer/types.js';
 import { expectCode } from './helpers/assert.js';
 import { buildLayout, corruptBlob, type ImageSpec } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
-import { Sink } from './helpers/sink.js';
+import { runCli, type CliRun } from './helpers/run-cli.js';
 
 const BASE: ImageSpec = {
   tag: 'v1',
@@ -42,12 +39,8 @@ const BASE: ImageSpec = {
   config: { Cmd: ['/bin/tool'], Env: ['A=1'] },
 };
 
-async function cli(argv: string[], cwd: string, uid?: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
-  const io: CliIO = { stdout, stderr, env: {}, cwd, ...(uid === undefined ? {} : { uid }) };
-  const code = await run(argv, io, library);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+function cli(argv: string[], cwd: string, uid?: number): Promise<CliRun> {
+  return runCli(argv, { cwd, ...(uid === undefined ? {} : { uid }) });
 }
 
 /** A layout with the base image, unpacked into dir/root. */

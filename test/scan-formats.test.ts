@@ -20,13 +20,10 @@ import { Ajv, type AnySchemaObject, type ValidateFunction } from 'ajv';
 import AjvDraft04Module from 'ajv-draft-04';
 import addFormatsModule from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
-import { run } from '../src/cli/app.js';
-import type { CliIO } from '../src/cli/types.js';
-import * as library from '../src/index.js';
 import { toSarif } from '../src/scan/report-formats.js';
 import type { ScanReport } from '../src/scan/scan.js';
 import { tempDir } from './helpers/peers.js';
-import { Sink } from './helpers/sink.js';
+import { runCli, type CliRun } from './helpers/run-cli.js';
 
 // CommonJS modules whose module.exports is the class or plugin itself; `.default` is that same value, typed.
 const AjvDraft04 = AjvDraft04Module.default;
@@ -40,12 +37,8 @@ function fixture(t: TestContext): boolean {
   return false;
 }
 
-async function cli(argv: string[], cwd = '/'): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
-  const io: CliIO = { stdout, stderr, env: {}, cwd };
-  const code = await run(argv, io, library);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+function cli(argv: string[], cwd = '/'): Promise<CliRun> {
+  return runCli(argv, { cwd });
 }
 
 async function doc(argv: string[]): Promise<{ text: string; json: Record<string, any> }> {

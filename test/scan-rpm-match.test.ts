@@ -20,8 +20,6 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { run } from '../src/cli/app.js';
-import type { CliIO } from '../src/cli/types.js';
 import * as library from '../src/index.js';
 import { parseReference } from '../src/index.js';
 import { OsvMatcher } from '../src/scan/match.js';
@@ -30,7 +28,7 @@ import { scanImage, type ScanReport } from '../src/scan/scan.js';
 import { buildLayout } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
 import { installRpms } from './helpers/rpmdb.js';
-import { Sink } from './helpers/sink.js';
+import { runCli, type CliRun } from './helpers/run-cli.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The rpms
@@ -340,10 +338,6 @@ describe('rpm matching on a real rpm database', () => {
   });
 });
 
-async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
-  const io: CliIO = { stdout, stderr, env: {}, cwd };
-  const code = await run(argv, io, library);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+function cli(argv: string[], cwd: string): Promise<CliRun> {
+  return runCli(argv, { cwd });
 }

@@ -7,15 +7,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { run } from '../src/cli/app.js';
-import type { CliIO } from '../src/cli/types.js';
 import { extractImage } from '../src/filesystem/extract.js';
 import * as library from '../src/index.js';
 import { parseReference } from '../src/index.js';
 import { SEVERITIES, scanImage } from '../src/scan/scan.js';
 import { CLI_SEVERITIES } from '../src/cli/commands/scan.js';
 import { requirePeer, tempDir } from './helpers/peers.js';
-import { Sink } from './helpers/sink.js';
+import { runCli, type CliRun } from './helpers/run-cli.js';
 
 const APP = '/tmp/wharf-fixtures/oci/debian-app';
 
@@ -25,12 +23,8 @@ function fixture(t: TestContext): boolean {
   return false;
 }
 
-async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Sink();
-  const stderr = new Sink();
-  const io: CliIO = { stdout, stderr, env: {}, cwd };
-  const code = await run(argv, io, library);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+function cli(argv: string[], cwd: string): Promise<CliRun> {
+  return runCli(argv, { cwd });
 }
 
 describe('scanImage', () => {
