@@ -10,17 +10,10 @@
 # writes (untimed). Reported: median wall time, median CPU user+sys, peak RSS, and wharf/skopeo ratios.
 # Needs the fixtures: ../shared/bench/make-fixtures.sh (run as root; about 2 minutes).
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-SHARED=${WHARF_SHARED:-$ROOT/../shared}
-source "$SHARED/bench/common.sh"
+source "$(dirname "$0")/lib.sh" copy
 
 RUNS=${WHARF_BENCH_RUNS:-5}
 IMAGES=("$@"); ((${#IMAGES[@]})) || IMAGES=(debian large)
-OUT=${WHARF_BENCH_OUT:-$ROOT/bench/results/copy-$(date +%Y%m%dT%H%M%S)}
-S=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
-trap 'rm -rf "$S"' EXIT
-WHARF=(node "$ROOT/dist/bin/wharf.js")
 
 command -v skopeo >/dev/null || die "skopeo is not installed (apt-get install -y skopeo)"
 [[ -f $ROOT/dist/bin/wharf.js ]] || die "wharf is not built: run npm run build"

@@ -8,18 +8,11 @@
 # diff -r looks at types, contents and link targets only): a fast wrong answer is no answer.
 # Needs the fixtures: ../shared/bench/make-fixtures.sh (run as root; about 2 minutes).
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-SHARED=${WHARF_SHARED:-$ROOT/../shared}
-source "$SHARED/bench/common.sh"
+source "$(dirname "$0")/lib.sh" diff
 
 RUNS=${WHARF_BENCH_RUNS:-3}
 A=${1:-debian}
 B=${2:-debian-app}
-OUT=${WHARF_BENCH_OUT:-$ROOT/bench/results/diff-$(date +%Y%m%dT%H%M%S)}
-S=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
-trap 'rm -rf "$S"' EXIT
-WHARF=(node "$ROOT/dist/bin/wharf.js")
 
 command -v umoci >/dev/null || die "umoci is not installed (apt-get install -y umoci)"
 [[ -f $ROOT/dist/bin/wharf.js ]] || die "wharf is not built: run npm run build"

@@ -10,18 +10,11 @@
 #   sync20      a repository with 20 tags (one image, 20 tags) -> fresh dir (sync --src docker --dest dir)
 # Each tool runs $WHARF_BENCH_RUNS times per scenario (default 3), alternating wharf and skopeo.
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-SHARED=${WHARF_SHARED:-$ROOT/../shared}
-source "$SHARED/bench/common.sh"
+source "$(dirname "$0")/lib.sh" registry
 
 RUNS=${WHARF_BENCH_RUNS:-3}
 IMAGES=("$@"); ((${#IMAGES[@]})) || IMAGES=(large)
 REG=127.0.0.1:$WHARF_REGISTRY_PORT
-OUT=${WHARF_BENCH_OUT:-$ROOT/bench/results/registry-$(date +%Y%m%dT%H%M%S)}
-S=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
-trap 'rm -rf "$S"' EXIT
-WHARF=(node "$ROOT/dist/bin/wharf.js")
 SK=(skopeo)
 
 [[ -f $ROOT/dist/bin/wharf.js ]] || die "wharf is not built: run npm run build"

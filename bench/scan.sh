@@ -4,17 +4,10 @@
 # debian large). The database is made here from two planted Debian:12 records (glibc, tar): no OSV feed can be
 # downloaded on this machine, so the match phase is a floor. trivy is not in Debian: there is no ratio.
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-SHARED=${WHARF_SHARED:-$ROOT/../shared}
-source "$SHARED/bench/common.sh"
+source "$(dirname "$0")/lib.sh" scan
 
 RUNS=${WHARF_BENCH_RUNS:-3}
 IMAGES=("$@"); ((${#IMAGES[@]})) || IMAGES=(debian large)
-OUT=${WHARF_BENCH_OUT:-$ROOT/bench/results/scan-$(date +%Y%m%dT%H%M%S)}
-S=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
-trap 'rm -rf "$S"' EXIT
-WHARF=(node "$ROOT/dist/bin/wharf.js")
 
 [[ -f $ROOT/dist/bin/wharf.js ]] || die "wharf is not built: run npm run build"
 for img in "${IMAGES[@]}"; do [[ -d $OCI/$img ]] || die "no fixture $img: run $SHARED/bench/make-fixtures.sh"; done

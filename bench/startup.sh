@@ -10,15 +10,9 @@
 # Each runs $WHARF_BENCH_RUNS times (default 15). Reported: medians of wall time, CPU and peak RSS as ratios
 # wharf/skopeo and wharf/wharf-modules. Node's own start (`node -e 0`) is timed as well: no Node CLI goes below it.
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-SHARED=${WHARF_SHARED:-$ROOT/../shared}
-source "$SHARED/bench/common.sh"
+source "$(dirname "$0")/lib.sh" startup
 
 RUNS=${WHARF_BENCH_RUNS:-15}
-OUT=${WHARF_BENCH_OUT:-$ROOT/bench/results/startup-$(date +%Y%m%dT%H%M%S)}
-S=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
-trap 'rm -rf "$S"' EXIT
 
 command -v skopeo >/dev/null || die "skopeo is not installed (apt-get install -y skopeo)"
 [[ -f $ROOT/dist/bin/wharf.js ]] || die "wharf is not built: run npm run build"

@@ -4,17 +4,10 @@
 # the target is deleted and `sync` run before each timed run (untimed). Median wall time, CPU, peak RSS.
 # The trees are compared once per image (names, types, modes, sizes, link targets): a fast wrong answer is no answer.
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-SHARED=${WHARF_SHARED:-$ROOT/../shared}
-source "$SHARED/bench/common.sh"
+source "$(dirname "$0")/lib.sh" unpack
 
 RUNS=${WHARF_BENCH_RUNS:-3}
 IMAGES=("$@"); ((${#IMAGES[@]})) || IMAGES=(debian large)
-OUT=${WHARF_BENCH_OUT:-$ROOT/bench/results/unpack-$(date +%Y%m%dT%H%M%S)}
-S=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
-trap 'rm -rf "$S"' EXIT
-WHARF=(node "$ROOT/dist/bin/wharf.js")
 
 command -v umoci >/dev/null || die "umoci is not installed (apt-get install -y umoci)"
 [[ -f $ROOT/dist/bin/wharf.js ]] || die "wharf is not built: run npm run build"
