@@ -16,7 +16,7 @@
  * Then once through `wharf db import` and `wharf scan --db-dir`, as a user runs it.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
@@ -27,51 +27,20 @@ import { validateOsvRecord, type OsvRecord } from '../src/scan/osv/index.js';
 import { scanImage, type ScanReport } from '../src/scan/scan.js';
 import { buildLayout } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
-import { installRpms } from './helpers/rpmdb.js';
+import { buildFixtureRpms, installRpms, type Spec } from './helpers/rpmdb.js';
 import { runCli, type CliRun } from './helpers/run-cli.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The rpms
 
-interface Sub {
-  name: string;
-  /** A subpackage with a version (and epoch) of its own, as perl.spec gives perl-Errno. */
-  version?: string;
-  epoch?: number;
-}
-
-interface Spec {
-  name: string;
-  version: string;
-  release: string;
-  epoch?: number;
-  /** Whether the source builds a binary of its own name (vim and openssl here do not). */
-  main: boolean;
-  subs?: Sub[];
-}
-
 const SPECS: Spec[] = [
-  { name: 'curl', version: '7.76.1', release: '14.el9_0.4', main: true, subs: [{ name: 'libcurl' }] },
-  { name: 'xz', version: '5.2.5', release: '8.el9_0', main: true, subs: [{ name: 'xz-libs' }] },
-  { name: 'bash', version: '5.1.8', release: '9.el9', main: true },
-  { name: 'vim', version: '8.2.2637', release: '16.el9_0.2', epoch: 2, main: false, subs: [{ name: 'vim-minimal' }, { name: 'vim-common' }] },
-  { name: 'openssl', version: '3.0.7', release: '27.el9', epoch: 1, main: false, subs: [{ name: 'openssl-libs' }] },
-  { name: 'perl', version: '5.32.1', release: '481.el9', epoch: 4, main: false, subs: [{ name: 'perl-libs' }, { name: 'perl-Errno', version: '1.30', epoch: 0 }] },
+  { name: 'curl', version: '7.76.1', release: '14.el9_0.4', license: 'MIT', subpackages: [{ name: 'libcurl' }] },
+  { name: 'xz', version: '5.2.5', release: '8.el9_0', license: 'MIT', subpackages: [{ name: 'xz-libs' }] },
+  { name: 'bash', version: '5.1.8', release: '9.el9', license: 'MIT' },
+  { name: 'vim', version: '8.2.2637', release: '16.el9_0.2', epoch: 2, license: 'MIT', main: false, subpackages: [{ name: 'vim-minimal' }, { name: 'vim-common' }] },
+  { name: 'openssl', version: '3.0.7', release: '27.el9', epoch: 1, license: 'MIT', main: false, subpackages: [{ name: 'openssl-libs' }] },
+  { name: 'perl', version: '5.32.1', release: '481.el9', epoch: 4, license: 'MIT', main: false, subpackages: [{ name: 'perl-libs' }, { name: 'perl-Errno', version: '1.30', epoch: 0 }] },
 ];
-
-function specText(s: Spec): string {
-  const l = [`Name: ${s.name}`, `Version: ${s.version}`, `Release: ${s.release}`];
-  if (s.epoch !== undefined) l.push(`Epoch: ${s.epoch}`);
-  l.push(`Summary: ${s.name}`, 'License: MIT', 'BuildArch: noarch', '%description', `${s.name}.`);
-  if (s.main) l.push('%files');
-  for (const sub of s.subs ?? []) {
-    l.push(`%package -n ${sub.name}`, `Summary: ${sub.name}`);
-    if (sub.version) l.push(`Version: ${sub.version}`);
-    if (sub.epoch !== undefined) l.push(`Epoch: ${sub.epoch}`);
-    l.push(`%description -n ${sub.name}`, `${sub.name}.`, `%files -n ${sub.name}`);
-  }
-  return l.join('\n') + '\n';
-}
 
 /** `name epoch:version-release source-rpm` for every package, as rpm -qa prints them. */
 const RPM_QA = [
@@ -94,14 +63,7 @@ async function rpmDatabase(t: TestContext): Promise<Buffer | undefined> {
   if (!requirePeer(t, 'rpm') || !requirePeer(t, 'rpmbuild', 'rpm')) return undefined;
   const dir = await tempDir(t, 'wharf-rpm-match-');
   database ??= (async () => {
-    const top = join(dir, 'rpmbuild');
-    await mkdir(top, { recursive: true });
-    for (const s of SPECS) {
-      const file = join(dir, `${s.name}.spec`);
-      await writeFile(file, specText(s));
-      await runPeer('rpmbuild', ['-bb', '--quiet', '--define', `_topdir ${top}`, '--define', '_build_id_links none', file]);
-    }
-    const rpms = (await readdir(join(top, 'RPMS', 'noarch'))).map((f) => join(top, 'RPMS', 'noarch', f));
+    const rpms = await buildFixtureRpms(dir, SPECS);
     const root = join(dir, 'root');
     await installRpms(root, rpms);
     const qa = await runPeer('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '-qa', '--qf', '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE} %{SOURCERPM}\\n']);

@@ -20,7 +20,7 @@ import { readRpmDatabaseFile, type RpmPackage } from '../../src/scan/rpmdb/index
 // ---------------------------------------------------------------------------------------------------------------
 // Real rpms
 
-interface Spec {
+export interface Spec {
   name: string;
   version: string;
   release: string;
@@ -29,8 +29,13 @@ interface Spec {
   /** Default noarch; `host` builds for the machine's architecture (a package without files needs no compiler). */
   arch?: 'noarch' | 'host';
   description?: string;
-  /** Subpackages `-n NAME`: same source rpm, licence of their own. */
-  subpackages?: Array<{ name: string; license?: string }>;
+  /** Whether the source builds a binary of its own name (default true; vim and openssl in RHEL do not). */
+  main?: boolean;
+  /**
+   * Subpackages `-n NAME`: same source rpm, licence of their own, and optionally a version and epoch of their own
+   * (as perl.spec gives perl-Errno).
+   */
+  subpackages?: Array<{ name: string; license?: string; version?: string; epoch?: number }>;
 }
 
 /** The packages every rpmdb test installs: epochs absent, 0 and 2; dashes, tilde, caret and plus in names and versions; a header far larger than a page; subpackages sharing a source rpm; a non-ASCII licence. */
@@ -53,10 +58,13 @@ function specText(s: Spec): string {
   if (s.epoch !== undefined) lines.push(`Epoch: ${s.epoch}`);
   lines.push(`Summary: wharf rpmdb fixture ${s.name}`, `License: ${s.license}`);
   if ((s.arch ?? 'noarch') === 'noarch') lines.push('BuildArch: noarch');
-  lines.push('%description', s.description ?? `The ${s.name} fixture.`, '%files');
+  lines.push('%description', s.description ?? `The ${s.name} fixture.`);
+  if (s.main ?? true) lines.push('%files');
   for (const sub of s.subpackages ?? []) {
     lines.push(`%package -n ${sub.name}`, `Summary: subpackage ${sub.name}`);
     if (sub.license) lines.push(`License: ${sub.license}`);
+    if (sub.version) lines.push(`Version: ${sub.version}`);
+    if (sub.epoch !== undefined) lines.push(`Epoch: ${sub.epoch}`);
     lines.push(`%description -n ${sub.name}`, `Subpackage ${sub.name}.`, `%files -n ${sub.name}`);
   }
   return lines.join('\n') + '\n';
