@@ -5,29 +5,13 @@
  * registries.conf, so nothing on the machine (a developer's ~/.docker/config.json) leaks into the results.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test, type TestContext } from 'node:test';
 import { buildLayout, type BuiltLayout, type ImageSpec } from './helpers/images.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
 import { inspectWithSkopeo, pushWithSkopeo, startRegistry, waitForLog } from './helpers/registry.js';
-import { WHARF_BIN } from './helpers/bin.js';
-
-const BIN = WHARF_BIN;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface RunOptions {
-  env?: Record<string, string | undefined>;
-  cwd?: string;
-  /** Written to the child's stdin, which is then closed. */
-  input?: string;
-}
+import { runBin, type BinOptions, type BinRun } from './helpers/bin.js';
 
 /** A private environment for one test: HOME, XDG_RUNTIME_DIR and an empty registries.conf in `dir`. */
 async function isolatedEnv(dir: string, extra: Record<string, string | undefined> = {}): Promise<Record<string, string | undefined>> {
@@ -41,21 +25,11 @@ async function isolatedEnv(dir: string, extra: Record<string, string | undefined
   return { ...env, HOME: dir, XDG_RUNTIME_DIR: join(dir, 'run'), CONTAINERS_REGISTRIES_CONF: conf, ...extra };
 }
 
-function wharf(args: string[], options: RunOptions = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env = Object.fromEntries(Object.entries(options.env ?? process.env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: out, stderr: err }));
-    child.stdin.end(options.input ?? '');
-  });
+function wharf(args: string[], options: BinOptions = {}): Promise<BinRun> {
+  return runBin(args, options);
 }
 
-function ok(r: Run, what: string): void {
+function ok(r: BinRun, what: string): void {
   assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}`);
 }
 
@@ -218,7 +192,7 @@ describe('wharf against registries', () => {
     const secret = 'Zq7-Distinctive-Pa55word-xyzzy';
     const b64 = Buffer.from(`alice:${secret}`).toString('base64');
     const authfile = join(dir, 'auth.json');
-    const runs: Run[] = [
+    const runs: BinRun[] = [
       await wharf(['login', '--debug', '--tls-verify=false', '--authfile', authfile, '-u', 'alice', '--password-stdin', reg.host], { env, input: secret }),
       await wharf(['login', '--json', '--tls-verify=false', '--authfile', authfile, '-u', 'alice', '-p', secret, reg.host], { env }),
       await wharf(['list-tags', '--debug', '--tls-verify=false', '--creds', `alice:${secret}`, `docker://${reg.host}/x/y`], { env }),

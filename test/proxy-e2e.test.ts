@@ -17,17 +17,11 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test, type TestContext } from 'node:test';
 import tls from 'node:tls';
-import { WHARF_BIN } from './helpers/bin.js';
+import { runBin, type BinRun } from './helpers/bin.js';
 import { buildLayout, type BuiltLayout } from './helpers/images.js';
 import { npmRecord, osvZip } from './helpers/osv.js';
 import { requirePeer, runPeer, tempDir } from './helpers/peers.js';
 import { freePort, startRegistry } from './helpers/registry.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const PROXY_VARS = /^(https?_proxy|no_proxy|all_proxy|request_method)$/i;
 
@@ -51,19 +45,11 @@ async function isolatedEnv(dir: string, extra: Record<string, string> = {}): Pro
   return { ...env, HOME: dir, XDG_RUNTIME_DIR: join(dir, 'run'), XDG_CACHE_HOME: join(dir, 'cache'), CONTAINERS_REGISTRIES_CONF: conf, ...extra };
 }
 
-function wharf(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WHARF_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: out, stderr: err }));
-  });
+function wharf(args: string[], env: Record<string, string>): Promise<BinRun> {
+  return runBin(args, { env });
 }
 
-function ok(r: Run, what: string): void {
+function ok(r: BinRun, what: string): void {
   assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}`);
 }
 
